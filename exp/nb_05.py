@@ -6,7 +6,7 @@ __all__ = ['normalize', 'accuracy', 'Dataset', 'batch_dl', 'get_dls', 'DataBunch
            'AvgStats', 'AvgStatsCallback', 'Recorder', 'ParamScheduler', 'annealer', 'sched_lin', 'sched_cos',
            'sched_no', 'sched_exp', 'cos_1cycle_anneal', 'combine_scheds', 'LR_Find']
 
-# %% ../nbs/05_foundations.ipynb #349878b4
+# %% ../nbs/05_foundations.ipynb #09c54818
 from .nb_00 import *
 import bisect, itertools, re
 from functools import partial
@@ -15,7 +15,7 @@ from torch import nn, optim
 from torch.utils.data import DataLoader, BatchSampler, RandomSampler, SequentialSampler
 import matplotlib.pyplot as plt
 
-# %% ../nbs/05_foundations.ipynb #5292f071
+# %% ../nbs/05_foundations.ipynb #9fbab365
 def normalize(x, m, s): return (x-m)/s
 
 def accuracy(out, yb): return (out.argmax(dim=1)==yb).float().mean()
@@ -26,7 +26,7 @@ class Dataset():
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i],self.y[i]
 
-# %% ../nbs/05_foundations.ipynb #147d7b78
+# %% ../nbs/05_foundations.ipynb #879d2781
 def batch_dl(ds, bs, shuffle=False, drop_last=False, **kwargs):
     "A DataLoader over `ds`; batch-indexed (no per-item collate) when `ds` is our `Dataset`"
     if not isinstance(ds, Dataset): return DataLoader(ds, batch_size=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
@@ -45,7 +45,7 @@ class DataBunch():
     @property
     def valid_ds(self): return self.valid_dl.dataset
 
-# %% ../nbs/05_foundations.ipynb #e20c7aa8
+# %% ../nbs/05_foundations.ipynb #2f4685e3
 def get_model(data, lr=0.5, nh=50):
     "A 2-layer MLP for `data` and an SGD optimizer for it"
     m = data.train_ds.x.shape[1]
@@ -56,7 +56,7 @@ class Learner():
     "Everything that is trained: model, optimizer, loss function and data"
     def __init__(self, model, opt, loss_func, data): self.model,self.opt,self.loss_func,self.data = model,opt,loss_func,data
 
-# %% ../nbs/05_foundations.ipynb #07294ac8
+# %% ../nbs/05_foundations.ipynb #957c1100
 class Callback():
     "Base class: a method named after an event runs at that event; returning True skips what follows"
     _order = 0
@@ -74,7 +74,7 @@ class CancelTrainException(Exception):  "Raise in a callback to stop training"
 class CancelEpochException(Exception):  "Raise in a callback to skip the rest of this epoch's batches"
 class CancelBatchException(Exception):  "Raise in a callback to skip the rest of this batch"
 
-# %% ../nbs/05_foundations.ipynb #8eab9ea8
+# %% ../nbs/05_foundations.ipynb #f884cfbd
 class TrainEvalCallback(Callback):
     "Switch between training and evaluation; count iterations and (fractional) epochs"
     _order = -10
@@ -89,7 +89,7 @@ class TrainEvalCallback(Callback):
     def begin_validate(self):
         self.model.eval(); self.run.in_train = False
 
-# %% ../nbs/05_foundations.ipynb #d0862983
+# %% ../nbs/05_foundations.ipynb #9b6e88f4
 class Runner():
     "Train a `Learner`, calling each callback at each event in `_order`"
     def __init__(self, cbs=None, cb_funcs=None):
@@ -152,7 +152,7 @@ class Runner():
         for cb in self.cbs: res = cb(cb_name) or res
         return res
 
-# %% ../nbs/05_foundations.ipynb #3dd986b9
+# %% ../nbs/05_foundations.ipynb #52c9379e
 class AvgStats():
     "Batch-size-weighted running averages of the loss and `metrics`"
     def __init__(self, metrics, in_train): self.metrics,self.in_train = listify(metrics),in_train
@@ -185,7 +185,7 @@ class AvgStatsCallback(Callback):
         print(self.train_stats)
         print(self.valid_stats)
 
-# %% ../nbs/05_foundations.ipynb #f3e5bd9b
+# %% ../nbs/05_foundations.ipynb #ec63a450
 class Recorder(Callback):
     "Record the learning rate and loss of each training batch"
     def begin_fit(self): self.lrs,self.losses = [],[]
@@ -215,7 +215,7 @@ class ParamScheduler(Callback):
     def begin_batch(self):
         if self.in_train: self.set_param()
 
-# %% ../nbs/05_foundations.ipynb #5e64de01
+# %% ../nbs/05_foundations.ipynb #1670ef2e
 def annealer(f):
     "Decorator: `f(start, end, pos)` becomes `f(start, end)(pos)`"
     def _inner(start, end): return partial(f, start, end)
@@ -243,7 +243,7 @@ def combine_scheds(pcts, scheds):
         return scheds[i]((pos-bounds[i]) / (bounds[i+1]-bounds[i]))
     return _inner
 
-# %% ../nbs/05_foundations.ipynb #cedb6491
+# %% ../nbs/05_foundations.ipynb #0ec5c402
 class LR_Find(Callback):
     "Grow the lr exponentially from `min_lr` to `max_lr`; stop after `max_iter` batches or when the loss explodes"
     _order = 1
@@ -258,5 +258,5 @@ class LR_Find(Callback):
         if self.n_iter >= self.max_iter-1 or not math.isfinite(loss) or loss > self.best_loss*10: raise CancelTrainException()
         self.best_loss = min(self.best_loss, loss)
 
-# %% ../nbs/05_foundations.ipynb #5ae2335e
+# %% ../nbs/05_foundations.ipynb #48f7a430
 __all__ = [o for o in list(globals()) if not o.startswith('_')]
