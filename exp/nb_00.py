@@ -5,7 +5,7 @@ __all__ = ['test_near', 'set_seed', 'data_dir', 'URLs', 'DownloadError', 'Checks
            'download_url', 'UnsafeArchiveError', 'safe_extract', 'untar_data', 'read_idx', 'mnist_files',
            'load_mnist_pkl', 'get_data']
 
-# %% ../nbs/00_data.ipynb #17f6a576
+# %% ../nbs/00_data.ipynb #f7656037
 import gzip, hashlib, math, os, pickle, random, shutil, struct, tarfile, tempfile, urllib.error, urllib.request, zlib
 from pathlib import Path
 import numpy as np, torch
@@ -15,7 +15,7 @@ from fastcore.foundation import L
 from fastcore.test import test_eq, test_ne, test_close, test_fail, test_is, test_shuffled
 from fastprogress.fastprogress import progress_bar
 
-# %% ../nbs/00_data.ipynb #ef2c849f
+# %% ../nbs/00_data.ipynb #aa9df59a
 def test_near(a, b, atol=1e-5, rtol=1e-3):
     "Check that tensors (or numbers) `a` and `b` agree within `atol + rtol*|b|`"
     a,b = torch.as_tensor(a).float(), torch.as_tensor(b).float()
@@ -27,7 +27,7 @@ def set_seed(seed):
     "Seed Python's, NumPy's and PyTorch's random generators (all devices)"
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
 
-# %% ../nbs/00_data.ipynb #8387527b
+# %% ../nbs/00_data.ipynb #0d16c3e5
 def _repo_root():
     "The clone this code runs from, if it runs from one"
     try: here = Path(__file__).resolve().parent
@@ -41,7 +41,7 @@ def data_dir():
     root = _repo_root()
     return root/'data' if root else Path.home()/'.exp'/'data'
 
-# %% ../nbs/00_data.ipynb #8fd07911
+# %% ../nbs/00_data.ipynb #84051bed
 class URLs:
     "Dataset locations and the checksums their downloads must match"
     MNIST_MIRRORS = ['https://ossci-datasets.s3.amazonaws.com/mnist/',
@@ -64,7 +64,7 @@ class URLs:
               IMAGEWOOF_320:  '4e4905ed7643120daaf9bf3b2ef7f3a7e8396d9bdaf254a38c6f01f618b4973d'}
     MD5 = {IMAGENETTE: 'fe2fc210e6bb7c5664d602c3cd71e612'}
 
-# %% ../nbs/00_data.ipynb #18a012a3
+# %% ../nbs/00_data.ipynb #bb14eb95
 class DownloadError(OSError):   "A download failed: nothing was written"
 class ChecksumError(ValueError): "A file does not have the checksum it must have"
 
@@ -85,7 +85,7 @@ def check_file(path, sha256=None, md5=None, gz_sha256=None):
             what = 'decompressed content' if gz else 'file'
             raise ChecksumError(f"{Path(path).name}: its {what} should have {algo} {want}, got {got}")
 
-# %% ../nbs/00_data.ipynb #8ee8675e
+# %% ../nbs/00_data.ipynb #ac8fdd59
 def _chunks(resp, size=1<<20):
     while chunk := resp.read(size): yield chunk
 
@@ -111,7 +111,7 @@ def download_url(url, dest, sha256=None, md5=None, gz_sha256=None, timeout=15, s
     finally: tmp.unlink(missing_ok=True)
     return dest
 
-# %% ../nbs/00_data.ipynb #6c21e7eb
+# %% ../nbs/00_data.ipynb #feda1a3b
 class UnsafeArchiveError(ValueError): "An archive member would land outside the target folder"
 
 def _check_member(m, root):
@@ -135,7 +135,7 @@ def safe_extract(archive, dest):
         tf.extractall(root, members=members, **kw)
     return dest
 
-# %% ../nbs/00_data.ipynb #a28b8e29
+# %% ../nbs/00_data.ipynb #45ccdc25
 def _archive_stem(name):
     for ext in ('.tar.gz', '.tgz', '.tar.bz2', '.tar.xz', '.tar'):
         if name.endswith(ext): return name[:-len(ext)]
@@ -162,7 +162,7 @@ def untar_data(url_or_name, dest=None, sha256=None, md5=None, force=False):
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
-# %% ../nbs/00_data.ipynb #4a95f61d
+# %% ../nbs/00_data.ipynb #677cf083
 def read_idx(path):
     "Read an idx file (gzipped or not) into a uint8 tensor of the shape its header gives"
     with (gzip.open if str(path).endswith('.gz') else open)(path, 'rb') as f: data = f.read()
@@ -173,7 +173,7 @@ def read_idx(path):
     if arr.size != math.prod(shape): raise ValueError(f"{path} is truncated: {arr.size} values for shape {shape}")
     return torch.from_numpy(arr.reshape(shape).copy())
 
-# %% ../nbs/00_data.ipynb #8506e205
+# %% ../nbs/00_data.ipynb #bab6a33e
 def _missing_mnist_msg(folder, names, err):
     return (f"MNIST is not in {folder} and could not be downloaded ({err}).\n"
             f"Put these files there: {', '.join(names)}\n"
@@ -193,7 +193,7 @@ def mnist_files(folder=None, mirrors=None, timeout=15):
         else: raise FileNotFoundError(_missing_mnist_msg(folder, list(URLs.MNIST_FILES), '; '.join(errs)))
     return paths
 
-# %% ../nbs/00_data.ipynb #65535802
+# %% ../nbs/00_data.ipynb #ed3dbded
 class _ArrayUnpickler(pickle.Unpickler):
     "Unpickle NumPy arrays and plain containers only; refuse any other class"
     _allowed = {('numpy.core.multiarray','_reconstruct'), ('numpy._core.multiarray','_reconstruct'),
@@ -210,7 +210,7 @@ def load_mnist_pkl(path):
     with gzip.open(path, 'rb') as f: (xt,yt),(xv,yv),_ = _ArrayUnpickler(f, encoding='latin1').load()
     return tuple(torch.as_tensor(np.asarray(o)) for o in (xt,yt,xv,yv))
 
-# %% ../nbs/00_data.ipynb #8927349f
+# %% ../nbs/00_data.ipynb #57ffa247
 def get_data(path=None, mirrors=None, timeout=15):
     "MNIST as the course uses it: `x_train,y_train,x_valid,y_valid` (50000/10000 images, float32 in [0,1))"
     path = Path(path) if path else data_dir()
@@ -222,5 +222,5 @@ def get_data(path=None, mirrors=None, timeout=15):
     y = read_idx(f['train-labels-idx1-ubyte.gz']).long()
     return x[:50000],y[:50000],x[50000:],y[50000:]
 
-# %% ../nbs/00_data.ipynb #f930491b
+# %% ../nbs/00_data.ipynb #79876d41
 __all__ = [o for o in list(globals()) if not o.startswith('_')]

@@ -4,9 +4,9 @@
 __all__ = ['normalize', 'accuracy', 'Dataset', 'batch_dl', 'get_dls', 'DataBunch', 'get_model', 'Learner', 'Callback',
            'CancelTrainException', 'CancelEpochException', 'CancelBatchException', 'TrainEvalCallback', 'Runner',
            'AvgStats', 'AvgStatsCallback', 'Recorder', 'ParamScheduler', 'annealer', 'sched_lin', 'sched_cos',
-           'sched_no', 'sched_exp', 'cos_1cycle_anneal', 'combine_scheds', 'LR_Find']
+           'sched_no', 'sched_exp', 'cos_1cycle_anneal', 'combine_scheds', 'LR_Find', 'CountSyncs']
 
-# %% ../nbs/05_foundations.ipynb #09c54818
+# %% ../nbs/05_foundations.ipynb #df8311a6
 from .nb_00 import *
 import bisect, itertools, re
 from functools import partial
@@ -15,7 +15,7 @@ from torch import nn, optim
 from torch.utils.data import DataLoader, BatchSampler, RandomSampler, SequentialSampler
 import matplotlib.pyplot as plt
 
-# %% ../nbs/05_foundations.ipynb #9fbab365
+# %% ../nbs/05_foundations.ipynb #9d2c7945
 def normalize(x, m, s): return (x-m)/s
 
 def accuracy(out, yb): return (out.argmax(dim=1)==yb).float().mean()
@@ -26,7 +26,7 @@ class Dataset():
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i],self.y[i]
 
-# %% ../nbs/05_foundations.ipynb #879d2781
+# %% ../nbs/05_foundations.ipynb #b1e6de69
 def batch_dl(ds, bs, shuffle=False, drop_last=False, **kwargs):
     "A DataLoader over `ds`; batch-indexed (no per-item collate) when `ds` is our `Dataset`"
     if not isinstance(ds, Dataset): return DataLoader(ds, batch_size=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
@@ -45,7 +45,7 @@ class DataBunch():
     @property
     def valid_ds(self): return self.valid_dl.dataset
 
-# %% ../nbs/05_foundations.ipynb #2f4685e3
+# %% ../nbs/05_foundations.ipynb #67e46ad9
 def get_model(data, lr=0.5, nh=50):
     "A 2-layer MLP for `data` and an SGD optimizer for it"
     m = data.train_ds.x.shape[1]
@@ -56,7 +56,7 @@ class Learner():
     "Everything that is trained: model, optimizer, loss function and data"
     def __init__(self, model, opt, loss_func, data): self.model,self.opt,self.loss_func,self.data = model,opt,loss_func,data
 
-# %% ../nbs/05_foundations.ipynb #957c1100
+# %% ../nbs/05_foundations.ipynb #5b7c87b7
 class Callback():
     "Base class: a method named after an event runs at that event; returning True skips what follows"
     _order = 0
@@ -74,7 +74,7 @@ class CancelTrainException(Exception):  "Raise in a callback to stop training"
 class CancelEpochException(Exception):  "Raise in a callback to skip the rest of this epoch's batches"
 class CancelBatchException(Exception):  "Raise in a callback to skip the rest of this batch"
 
-# %% ../nbs/05_foundations.ipynb #f884cfbd
+# %% ../nbs/05_foundations.ipynb #a6511592
 class TrainEvalCallback(Callback):
     "Switch between training and evaluation; count iterations and (fractional) epochs"
     _order = -10
@@ -89,7 +89,7 @@ class TrainEvalCallback(Callback):
     def begin_validate(self):
         self.model.eval(); self.run.in_train = False
 
-# %% ../nbs/05_foundations.ipynb #9b6e88f4
+# %% ../nbs/05_foundations.ipynb #cf4fbb38
 class Runner():
     "Train a `Learner`, calling each callback at each event in `_order`"
     def __init__(self, cbs=None, cb_funcs=None):
@@ -152,7 +152,7 @@ class Runner():
         for cb in self.cbs: res = cb(cb_name) or res
         return res
 
-# %% ../nbs/05_foundations.ipynb #52c9379e
+# %% ../nbs/05_foundations.ipynb #8b394680
 class AvgStats():
     "Batch-size-weighted running averages of the loss and `metrics`"
     def __init__(self, metrics, in_train): self.metrics,self.in_train = listify(metrics),in_train
@@ -185,7 +185,7 @@ class AvgStatsCallback(Callback):
         print(self.train_stats)
         print(self.valid_stats)
 
-# %% ../nbs/05_foundations.ipynb #ec63a450
+# %% ../nbs/05_foundations.ipynb #837245a4
 class Recorder(Callback):
     "Record the learning rate and loss of each training batch"
     def begin_fit(self): self.lrs,self.losses = [],[]
@@ -215,7 +215,7 @@ class ParamScheduler(Callback):
     def begin_batch(self):
         if self.in_train: self.set_param()
 
-# %% ../nbs/05_foundations.ipynb #1670ef2e
+# %% ../nbs/05_foundations.ipynb #0ec23846
 def annealer(f):
     "Decorator: `f(start, end, pos)` becomes `f(start, end)(pos)`"
     def _inner(start, end): return partial(f, start, end)
@@ -243,7 +243,7 @@ def combine_scheds(pcts, scheds):
         return scheds[i]((pos-bounds[i]) / (bounds[i+1]-bounds[i]))
     return _inner
 
-# %% ../nbs/05_foundations.ipynb #0ec5c402
+# %% ../nbs/05_foundations.ipynb #b11eda2e
 class LR_Find(Callback):
     "Grow the lr exponentially from `min_lr` to `max_lr`; stop after `max_iter` batches or when the loss explodes"
     _order = 1
@@ -258,5 +258,16 @@ class LR_Find(Callback):
         if self.n_iter >= self.max_iter-1 or not math.isfinite(loss) or loss > self.best_loss*10: raise CancelTrainException()
         self.best_loss = min(self.best_loss, loss)
 
-# %% ../nbs/05_foundations.ipynb #48f7a430
+# %% ../nbs/05_foundations.ipynb #4f5557b9
+from torch.overrides import TorchFunctionMode
+
+class CountSyncs(TorchFunctionMode):
+    "Count calls that read a tensor's value on the host (and so wait for the device)"
+    names = {'item', '__bool__', '__float__', '__int__', 'cpu', 'tolist', 'numpy'}
+    def __init__(self): super().__init__(); self.n = 0
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, '__name__', '') in self.names: self.n += 1
+        return func(*args, **(kwargs or {}))
+
+# %% ../nbs/05_foundations.ipynb #79876d41
 __all__ = [o for o in list(globals()) if not o.startswith('_')]

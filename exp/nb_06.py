@@ -6,17 +6,17 @@ __all__ = ['normalize_to', 'Lambda', 'flatten', 'mnist_resize', 'default_device'
            'children', 'init_cnn_', 'init_cnn', 'get_learn_run', 'plot_layer_stats', 'ListContainer', 'Hook', 'Hooks',
            'append_stats', 'get_hist', 'get_min', 'ActivationStats']
 
-# %% ../nbs/06_cuda.ipynb #87d8e11f
+# %% ../nbs/06_cuda.ipynb #23c017f2
 from .nb_05 import *
 import torch.nn.init as init
 
-# %% ../nbs/06_cuda.ipynb #51df5584
+# %% ../nbs/06_cuda.ipynb #c355df91
 def normalize_to(train, valid):
     "Normalize `train` to mean 0, std 1, and `valid` with the same (training) statistics"
     m,s = train.mean(),train.std()
     return normalize(train, m, s), normalize(valid, m, s)
 
-# %% ../nbs/06_cuda.ipynb #760c69cc
+# %% ../nbs/06_cuda.ipynb #aee15d80
 class Lambda(nn.Module):
     "A layer that applies `func`"
     def __init__(self, func):
@@ -27,7 +27,7 @@ class Lambda(nn.Module):
 def flatten(x):      return x.view(x.shape[0], -1)
 def mnist_resize(x): return x.view(-1, 1, 28, 28)
 
-# %% ../nbs/06_cuda.ipynb #7c6a67a4
+# %% ../nbs/06_cuda.ipynb #f38b4db3
 def default_device():
     "CUDA if available, else MPS (Apple silicon), else CPU"
     if torch.cuda.is_available(): return torch.device('cuda')
@@ -47,7 +47,7 @@ class CudaCallback(DeviceCallback):
     "The course's name: uses CUDA when there is a GPU, and otherwise falls back like `DeviceCallback`"
     pass
 
-# %% ../nbs/06_cuda.ipynb #80c6f318
+# %% ../nbs/06_cuda.ipynb #ef20eb47
 def get_runner(model, data, lr=0.6, cbs=None, opt_func=None, loss_func=F.cross_entropy):
     "A `Learner` for `model` and a `Runner` with callbacks `cbs` (classes, partials or instances)"
     if opt_func is None: opt_func = optim.SGD
@@ -56,7 +56,7 @@ def get_runner(model, data, lr=0.6, cbs=None, opt_func=None, loss_func=F.cross_e
     return learn, Runner(cbs=[cb for cb in cbs if isinstance(cb, Callback)],
                          cb_funcs=[cb for cb in cbs if not isinstance(cb, Callback)])
 
-# %% ../nbs/06_cuda.ipynb #fe7eb13e
+# %% ../nbs/06_cuda.ipynb #8e7ef523
 def view_tfm(*size):
     "A function reshaping a batch to `(-1, *size)`"
     def _inner(x): return x.view(*((-1,)+size))
@@ -68,7 +68,7 @@ class BatchTransformXCallback(Callback):
     def __init__(self, tfm): self.tfm = tfm
     def begin_batch(self): self.run.xb = self.tfm(self.xb)
 
-# %% ../nbs/06_cuda.ipynb #9e5182c2
+# %% ../nbs/06_cuda.ipynb #5c4dbef5
 class GeneralRelu(nn.Module):
     "ReLU, optionally leaky (`leak`), shifted down by `sub` and clamped at `maxv`"
     def __init__(self, leak=None, sub=None, maxv=None):
@@ -95,7 +95,7 @@ def get_cnn_model(data, nfs, layer, **kwargs): return nn.Sequential(*get_cnn_lay
 
 def children(m): return list(m.children())
 
-# %% ../nbs/06_cuda.ipynb #8a3ed8b5
+# %% ../nbs/06_cuda.ipynb #c1a1ff3d
 def init_cnn_(m, f):
     "Apply init `f` to the weight of every Conv2d in `m` (recursively); zero every bias"
     if isinstance(m, nn.Conv2d): f(m.weight, a=0.1)
@@ -112,7 +112,7 @@ def get_learn_run(nfs, data, lr, layer, cbs=None, opt_func=None, uniform=False, 
     init_cnn(model, uniform=uniform)
     return get_runner(model, data, lr=lr, cbs=cbs, opt_func=opt_func)
 
-# %% ../nbs/06_cuda.ipynb #dd7ca9ce
+# %% ../nbs/06_cuda.ipynb #70c1e6af
 def plot_layer_stats(means, stds, n=None, axs=None, labels=None):
     "Plot per-layer activation `means` and `stds` (lists of per-batch values), the first `n` batches only if given"
     if axs is None: _,axs = plt.subplots(1, 2, figsize=(10, 3))
@@ -126,7 +126,7 @@ def plot_layer_stats(means, stds, n=None, axs=None, labels=None):
     axs[1].legend(fontsize='small')
     return axs
 
-# %% ../nbs/06_cuda.ipynb #79cd247f
+# %% ../nbs/06_cuda.ipynb #e110faf2
 class ListContainer(L):
     "An `L` (indexable by int, slice, list of ints or bool mask) that rejects a mask of the wrong length"
     def __getitem__(self, idx):
@@ -161,7 +161,7 @@ class Hooks(ListContainer):
     def remove(self):
         for h in self: h.remove()
 
-# %% ../nbs/06_cuda.ipynb #a4ca0692
+# %% ../nbs/06_cuda.ipynb #4e79166e
 def append_stats(hook, mod, inp, outp, hist_range=(-10,10), bins=40):
     "Forward hook: store the output's mean, std and histogram on `hook.stats` (training batches only)"
     if not mod.training: return
@@ -183,7 +183,7 @@ def get_min(h, near=0.5):
     keep = (edges[:-1] >= -near-1e-6) & (edges[1:] <= near+1e-6)
     return hists[:, keep].sum(1) / hists.sum(1).clamp_min(1)
 
-# %% ../nbs/06_cuda.ipynb #ea572824
+# %% ../nbs/06_cuda.ipynb #f924b40b
 def _has_params(m): return any(True for _ in m.parameters())
 
 class ActivationStats(Callback):
@@ -214,5 +214,5 @@ class ActivationStats(Callback):
         axs[0][0].set_ylabel(f'fraction |a|<{near}')
         plt.tight_layout()
 
-# %% ../nbs/06_cuda.ipynb #d7792a79
+# %% ../nbs/06_cuda.ipynb #79876d41
 __all__ = [o for o in list(globals()) if not o.startswith('_')]

@@ -4,11 +4,11 @@
 __all__ = ['conv_norm', 'conv_layer', 'check_nchw', 'scale_shift', 'BatchNorm', 'compare_norm', 'conv_bn', 'LayerNorm', 'conv_ln',
            'InstanceNorm', 'conv_in', 'GroupNorm', 'conv_gn', 'RunningBatchNorm', 'conv_rbn']
 
-# %% ../nbs/07_batchnorm.ipynb #fd61ed6b
+# %% ../nbs/07_batchnorm.ipynb #ae25a279
 from .nb_06 import *
 import copy, time
 
-# %% ../nbs/07_batchnorm.ipynb #16e7d78d
+# %% ../nbs/07_batchnorm.ipynb #e931abcd
 def conv_norm(ni, nf, norm=None, ks=3, stride=2, bias=None, **kwargs):
     "Conv2d, `GeneralRelu(**kwargs)`, then the module `norm` if given; the conv has a bias only without a norm, unless `bias` is given"
     layers = [nn.Conv2d(ni, nf, ks, padding=ks//2, stride=stride, bias=norm is None if bias is None else bias),
@@ -20,7 +20,7 @@ def conv_layer(ni, nf, ks=3, stride=2, bn=True, **kwargs):
     "Conv2d, `GeneralRelu(**kwargs)`, then `nn.BatchNorm2d` if `bn` (the conv has no bias then)"
     return conv_norm(ni, nf, nn.BatchNorm2d(nf, eps=1e-5, momentum=0.1) if bn else None, ks, stride, **kwargs)
 
-# %% ../nbs/07_batchnorm.ipynb #6120ec6c
+# %% ../nbs/07_batchnorm.ipynb #fa8fed68
 def check_nchw(x, nf, name):
     "Raise a clear error unless `x` is a 4D (N,C,H,W) tensor with `nf` channels"
     if x.ndim != 4: raise ValueError(f"{name} expects a 4D input (N,C,H,W), got {x.ndim}D with shape {tuple(x.shape)}")
@@ -32,7 +32,7 @@ def scale_shift(x, mean, var, mult, add, eps):
     scale = mult * (var + eps).rsqrt()
     return torch.addcmul(add - mean*scale, x, scale)
 
-# %% ../nbs/07_batchnorm.ipynb #f7e280b6
+# %% ../nbs/07_batchnorm.ipynb #19f24016
 class BatchNorm(nn.Module):
     "Batch normalization for (N,C,H,W) inputs, matching `nn.BatchNorm2d`"
     def __init__(self, nf, mom=0.1, eps=1e-5):
@@ -61,7 +61,7 @@ class BatchNorm(nn.Module):
 
     def extra_repr(self): return f'{self.nf}, mom={self.mom}, eps={self.eps}'
 
-# %% ../nbs/07_batchnorm.ipynb #88294302
+# %% ../nbs/07_batchnorm.ipynb #e9282fc0
 def compare_norm(ours, ref, x, steps=1, atol=1e-5, rtol=1e-4):
     "Check `ours(x)` against `ref(x)` forward and backward (input and parameter grads), over `steps` steps"
     for _ in range(steps):
@@ -75,12 +75,12 @@ def compare_norm(ours, ref, x, steps=1, atol=1e-5, rtol=1e-4):
             test_near(pa.grad.view(-1), pb.grad.view(-1), atol=atol*10, rtol=rtol)
         x = x*1.1 + 0.2
 
-# %% ../nbs/07_batchnorm.ipynb #ad8f7891
+# %% ../nbs/07_batchnorm.ipynb #849169f0
 def conv_bn(ni, nf, ks=3, stride=2, **kwargs):
     "Conv layer normalized by our `BatchNorm`"
     return conv_norm(ni, nf, BatchNorm(nf), ks, stride, bias=False, **kwargs)
 
-# %% ../nbs/07_batchnorm.ipynb #2b1b9a77
+# %% ../nbs/07_batchnorm.ipynb #71f84e7d
 class LayerNorm(nn.Module):
     "Normalize each item over (C,H,W), then scale and shift by one learned number each"
     def __init__(self, eps=1e-5):
@@ -97,7 +97,7 @@ def conv_ln(ni, nf, ks=3, stride=2, bn=True, **kwargs):
     "Conv layer (with bias) normalized by `LayerNorm`"
     return conv_norm(ni, nf, LayerNorm() if bn else None, ks, stride, bias=True, **kwargs)
 
-# %% ../nbs/07_batchnorm.ipynb #759badce
+# %% ../nbs/07_batchnorm.ipynb #27fabdbf
 class InstanceNorm(nn.Module):
     "Normalize each channel of each item over (H,W), then a per-channel scale and shift"
     def __init__(self, nf, eps=1e-5):
@@ -114,7 +114,7 @@ def conv_in(ni, nf, ks=3, stride=2, bn=True, **kwargs):
     "Conv layer (with bias) normalized by `InstanceNorm`"
     return conv_norm(ni, nf, InstanceNorm(nf) if bn else None, ks, stride, bias=True, **kwargs)
 
-# %% ../nbs/07_batchnorm.ipynb #7ed5a487
+# %% ../nbs/07_batchnorm.ipynb #2b4dc6a0
 class GroupNorm(nn.Module):
     "Normalize each item over groups of `nf//num_groups` channels (and all positions); per-channel scale and shift"
     def __init__(self, num_groups, nf, eps=1e-5):
@@ -134,7 +134,7 @@ def conv_gn(ni, nf, ks=3, stride=2, bn=True, groups=4, **kwargs):
     "Conv layer (with bias) normalized by `GroupNorm(groups, nf)`"
     return conv_norm(ni, nf, GroupNorm(min(groups, nf), nf) if bn else None, ks, stride, bias=True, **kwargs)
 
-# %% ../nbs/07_batchnorm.ipynb #66fb846d
+# %% ../nbs/07_batchnorm.ipynb #bac4cd54
 class RunningBatchNorm(nn.Module):
     "BatchNorm that normalizes with running statistics in training too; for small batches"
     def __init__(self, nf, mom=0.1, eps=1e-5):
@@ -181,5 +181,5 @@ def conv_rbn(ni, nf, ks=3, stride=2, bn=True, **kwargs):
     "Conv layer normalized by `RunningBatchNorm`"
     return conv_norm(ni, nf, RunningBatchNorm(nf) if bn else None, ks, stride, bias=False, **kwargs)
 
-# %% ../nbs/07_batchnorm.ipynb #7ed83442
+# %% ../nbs/07_batchnorm.ipynb #79876d41
 __all__ = [o for o in list(globals()) if not o.startswith('_')]

@@ -4,10 +4,10 @@
 __all__ = ['ConvLayer', 'get_batch', 'find_modules', 'is_lin_layer', 'LSUVError', 'output_stats', 'lsuv_module',
            'orthogonal_init', 'lsuv_layers', 'lsuv_init']
 
-# %% ../nbs/07a_lsuv.ipynb #0a7a68ae
+# %% ../nbs/07a_lsuv.ipynb #f3b5ab1f
 from .nb_07 import *
 
-# %% ../nbs/07a_lsuv.ipynb #815213b2
+# %% ../nbs/07a_lsuv.ipynb #a57bba26
 class ConvLayer(nn.Module):
     "Conv2d, `GeneralRelu(**kwargs)`, then a constant shift `bias` (= `-sub`) that LSUV can set"
     def __init__(self, ni, nf, ks=3, stride=2, sub=0., **kwargs):
@@ -26,7 +26,7 @@ class ConvLayer(nn.Module):
     @property
     def sub(self): return -self.shift.item()
 
-# %% ../nbs/07a_lsuv.ipynb #d930239a
+# %% ../nbs/07a_lsuv.ipynb #35277d01
 def get_batch(dl, run):
     "The first batch of `dl`, transformed by `run`'s `begin_batch` callbacks"
     run.xb,run.yb = next(iter(dl))
@@ -43,7 +43,7 @@ def is_lin_layer(l):
     "Is `l` a convolution or a linear layer?"
     return isinstance(l, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))
 
-# %% ../nbs/07a_lsuv.ipynb #c340ad09
+# %% ../nbs/07a_lsuv.ipynb #9ca01cb2
 class LSUVError(RuntimeError): "LSUV could not normalize a layer"
 
 def _name_of(model, m):
@@ -77,7 +77,7 @@ def lsuv_module(model, m, xb, tol=1e-3, max_iter=10):
     raise LSUVError(f"LSUV did not converge for layer {name!r} in {max_iter} iterations "
                     f"(mean={mean:.3g}, std={std:.3g}); try a larger max_iter or tol")
 
-# %% ../nbs/07a_lsuv.ipynb #46164717
+# %% ../nbs/07a_lsuv.ipynb #234b3a61
 def orthogonal_init(model, cond=is_lin_layer):
     "Orthonormal weights (Saxe et al.) and zero biases for the layers of `model` matching `cond`"
     for m in find_modules(model, cond):
@@ -96,5 +96,5 @@ def lsuv_init(model, xb, ms=None, ortho=False, tol=1e-3, max_iter=10):
     if ortho: orthogonal_init(model, cond=lambda o: any(o is m for m in ms))
     return [lsuv_module(model, m, xb, tol=tol, max_iter=max_iter) for m in ms]
 
-# %% ../nbs/07a_lsuv.ipynb #164eabbd
+# %% ../nbs/07a_lsuv.ipynb #79876d41
 __all__ = [o for o in list(globals()) if not o.startswith('_')]

@@ -8,13 +8,13 @@ __all__ = ['imagenette_names', 'image_extensions', 'norm_imagenette', 'find_imag
            'default_num_workers', 'databunchify', 'show_batch', 'take_per_class', 'normalize_chan', 'prev_pow_2',
            'get_cnn_layers', 'get_cnn_model', 'get_learn_run', 'model_summary']
 
-# %% ../nbs/08_data_block.ipynb #2da5f3d2
+# %% ../nbs/08_data_block.ipynb #ac4786c0
 from .nb_07a import *
 import mimetypes, platform, warnings
 import PIL, PIL.Image
 from fastcore.basics import patch
 
-# %% ../nbs/08_data_block.ipynb #61451390
+# %% ../nbs/08_data_block.ipynb #545fd1f7
 def find_imagenette(url=URLs.IMAGENETTE_160):
     "Imagenette's folder: downloaded and extracted from `url` if possible, else a local `imagenette2*` copy"
     d = data_dir()
@@ -30,13 +30,13 @@ imagenette_names = {'n01440764': 'tench', 'n02102040': 'English springer', 'n029
                     'n03000684': 'chain saw', 'n03028079': 'church', 'n03394916': 'French horn',
                     'n03417042': 'garbage truck', 'n03425413': 'gas pump', 'n03445777': 'golf ball', 'n03888257': 'parachute'}
 
-# %% ../nbs/08_data_block.ipynb #1f185e06
+# %% ../nbs/08_data_block.ipynb #e1d08ef1
 @patch
 def ls(self:Path):
     "The folder's entries, sorted"
     return sorted(self.iterdir())
 
-# %% ../nbs/08_data_block.ipynb #4b17a18e
+# %% ../nbs/08_data_block.ipynb #8b9c996c
 image_extensions = set(k for k,v in mimetypes.types_map.items() if v.startswith('image/'))
 
 def setify(o): return o if isinstance(o, set) else set(listify(o))
@@ -57,7 +57,7 @@ def get_files(path, extensions=None, recurse=False, include=None):
         res += _get_files(p, f, extensions)
     return res
 
-# %% ../nbs/08_data_block.ipynb #ee035659
+# %% ../nbs/08_data_block.ipynb #16135d83
 def compose(x, funcs, *args, order_key='_order', **kwargs):
     "Apply `funcs` to `x` in the order of their `order_key` attribute"
     key = lambda o: getattr(o, order_key, 0)
@@ -80,7 +80,7 @@ class ItemList(ListContainer):
         if isinstance(idx, (int, np.integer)) or (isinstance(idx, torch.Tensor) and idx.ndim == 0): return self.get_tfmd(res)
         return [self.get_tfmd(o) for o in res]
 
-# %% ../nbs/08_data_block.ipynb #93cb1599
+# %% ../nbs/08_data_block.ipynb #becb5706
 class ImageReadError(OSError): "An image file could not be read"
 
 class ImageList(ItemList):
@@ -100,7 +100,7 @@ class ImageList(ItemList):
         except (OSError, SyntaxError, ValueError) as e:
             raise ImageReadError(f"could not read image {fn}: {e}. Remove or replace this file.") from e
 
-# %% ../nbs/08_data_block.ipynb #bb60aa6e
+# %% ../nbs/08_data_block.ipynb #ed46bc36
 class Transform(): _order = 0
 
 class MakeRGB(Transform):
@@ -108,7 +108,7 @@ class MakeRGB(Transform):
 
 def make_rgb(item): return item.convert('RGB')
 
-# %% ../nbs/08_data_block.ipynb #51af6e1e
+# %% ../nbs/08_data_block.ipynb #510c95d7
 def grandparent_splitter(fn, valid_name='valid', train_name='train'):
     "True if `fn`'s grandparent folder is `valid_name`, False if it is `train_name`, else None"
     gp = Path(fn).parent.parent.name
@@ -131,7 +131,7 @@ class SplitData():
         return cls(*map(il.new, split_by_func(il.items, f)))
     def __repr__(self): return f'{type(self).__name__}\nTrain: {self.train}\nValid: {self.valid}\n'
 
-# %% ../nbs/08_data_block.ipynb #c3ff2bb9
+# %% ../nbs/08_data_block.ipynb #81db3953
 def uniqueify(x, sort=False):
     "The distinct elements of `x`, in order of first appearance (or sorted)"
     res = list(dict.fromkeys(x))
@@ -156,7 +156,7 @@ class CategoryProcessor(Processor):
     def deprocess(self, idxs): return [self.deproc1(i) for i in idxs]
     def deproc1(self, idx): return self.vocab[idx]
 
-# %% ../nbs/08_data_block.ipynb #4dda6497
+# %% ../nbs/08_data_block.ipynb #d0a965d0
 def parent_labeler(fn): return Path(fn).parent.name
 
 def _label_by_func(ds, f, cls=ItemList): return cls([f(o) for o in ds.items], path=ds.path)
@@ -187,7 +187,7 @@ def label_by_func(sd, f, proc_x=None, proc_y=None):
     valid = LabeledData.label_by_func(sd.valid, f, proc_x=proc_x, proc_y=proc_y)
     return SplitData(train, valid)
 
-# %% ../nbs/08_data_block.ipynb #bc3b3179
+# %% ../nbs/08_data_block.ipynb #fda31a5a
 class ResizeFixed(Transform):
     "Resize a PIL image to `size` (an int for a square, or (w, h)) with bilinear filtering"
     _order = 10
@@ -207,7 +207,7 @@ def to_float_tensor(item):
     return item.float().div_(255.)
 to_float_tensor._order = 30
 
-# %% ../nbs/08_data_block.ipynb #5e8b73e6
+# %% ../nbs/08_data_block.ipynb #18127260
 def show_image(im, ax=None, figsize=(3,3), title=None):
     "Show a (C,H,W) tensor (or a PIL image)"
     if ax is None: _,ax = plt.subplots(figsize=figsize)
@@ -216,7 +216,7 @@ def show_image(im, ax=None, figsize=(3,3), title=None):
     if title: ax.set_title(title, fontsize='small')
     return ax
 
-# %% ../nbs/08_data_block.ipynb #90bd579d
+# %% ../nbs/08_data_block.ipynb #d396a5da
 class DataBunch():
     "Training and validation DataLoaders, with the number of input channels and of classes"
     def __init__(self, train_dl, valid_dl, c_in=None, c_out=None):
@@ -240,7 +240,7 @@ def databunchify(sd, bs, c_in=None, c_out=None, num_workers=None, **kwargs):
 
 SplitData.to_databunch = databunchify
 
-# %% ../nbs/08_data_block.ipynb #b6f5b648
+# %% ../nbs/08_data_block.ipynb #d3904627
 def show_batch(x, y=None, vocab=None, names=None, n=12, ncols=4, figsize=None):
     "Show the first `n` images of batch `x`, titled with their labels (`vocab[y]`, mapped through `names` if given)"
     n = min(n, len(x)); nrows = math.ceil(n/ncols)
@@ -254,7 +254,7 @@ def show_batch(x, y=None, vocab=None, names=None, n=12, ncols=4, figsize=None):
         show_image(x[i], ax=ax, title=title)
     plt.tight_layout()
 
-# %% ../nbs/08_data_block.ipynb #6121c027
+# %% ../nbs/08_data_block.ipynb #b6c1ff24
 def take_per_class(items, n, label_func=parent_labeler, split_func=None):
     "The first `n` items of each label (within each split, if `split_func` is given)"
     counts,res = {},[]
@@ -263,7 +263,7 @@ def take_per_class(items, n, label_func=parent_labeler, split_func=None):
         if counts.get(k, 0) < n: res.append(o); counts[k] = counts.get(k, 0)+1
     return res
 
-# %% ../nbs/08_data_block.ipynb #a60c95ba
+# %% ../nbs/08_data_block.ipynb #ebfa5201
 def normalize_chan(x, mean, std):
     "Normalize each channel of a (N,C,H,W) batch; `mean` and `std` have one value per channel"
     mean,std = mean.to(x.device),std.to(x.device)
@@ -273,7 +273,7 @@ _m = tensor([0.47, 0.48, 0.45])
 _s = tensor([0.29, 0.28, 0.30])
 norm_imagenette = partial(normalize_chan, mean=_m, std=_s)
 
-# %% ../nbs/08_data_block.ipynb #1a2e3013
+# %% ../nbs/08_data_block.ipynb #24d4da90
 def prev_pow_2(x): return 2**math.floor(math.log2(x))
 
 def get_cnn_layers(data, nfs, layer, **kwargs):
@@ -295,7 +295,7 @@ def get_learn_run(nfs, data, lr, layer, cbs=None, opt_func=None, **kwargs):
     init_cnn(model)
     return get_runner(model, data, lr=lr, cbs=cbs, opt_func=opt_func)
 
-# %% ../nbs/08_data_block.ipynb #6f671da5
+# %% ../nbs/08_data_block.ipynb #f8d7073e
 def model_summary(run, learn, data, find_all=False):
     "Print the output shape of each layer (or of every conv/linear layer if `find_all`) for one batch"
     xb,yb = get_batch(data.valid_dl, run)
@@ -306,5 +306,5 @@ def model_summary(run, learn, data, find_all=False):
     for mod,shape in shapes: print(f'{type(mod).__name__:20s} {shape}')
     return shapes
 
-# %% ../nbs/08_data_block.ipynb #2945b804
+# %% ../nbs/08_data_block.ipynb #79876d41
 __all__ = [o for o in list(globals()) if not o.startswith('_')]

@@ -1,0 +1,158 @@
+"""Benchmarks: what our code costs next to plain PyTorch, as ratios measured side by side in one run.
+
+    python bench/run.py            # training loop, activation stats, norm layers, data block
+    python bench/run.py --course   # also the wall time of nbdev_test for each notebook
+
+Each figure is the median of several interleaved runs (ours, theirs, ours, theirs...), so that
+drift in the machine's speed hits both sides alike. Ratios > 1 mean ours is slower (for the data
+block: images/s, so > 1 means ours is faster).
+"""
+import argparse, contextlib, io, os, platform, statistics, subprocess, sys, time
+from pathlib import Path
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from exp.nb_08 import *
+
+def median_times(fns, repeats):
+    "Run each of `fns` `repeats` times, interleaved; the median seconds of each"
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for t,f in zip(times, fns):
+            t0 = time.perf_counter(); f(); t.append(time.perf_counter()-t0)
+    return [statistics.median(t) for t in times]
+
+def quiet(f):
+    def _inner():
+        with contextlib.redirect_stdout(io.StringIO()): f()
+    return _inner
+
+# ---------------------------------------------------------------- 1 and 2: the training loop
+def mnist_data(bs=512):
+    x_train,y_train,x_valid,y_valid = get_data()
+    x_train,x_valid = normalize_to(x_train, x_valid)
+    return DataBunch(*get_dls(Dataset(x_train, y_train), Dataset(x_valid, y_valid), bs), c_out=10)
+
+NFS = [8, 16, 32, 64, 64]
+def mnist_model(data):
+    set_seed(0)
+    model = nn.Sequential(*cnn_layers(data))
+    init_cnn(model)
+    return model
+
+def cnn_layers(data):
+    "The 07 notebook's CNN: 5x5 then 3x3 convs with BatchNorm, on 28x28 MNIST"
+    nfs = [1] + NFS
+    return [conv_layer(nfs[i], nfs[i+1], 5 if i==0 else 3) for i in range(len(nfs)-1)] + [
+        nn.AdaptiveAvgPool2d(1), Lambda(flatten), nn.Linear(nfs[-1], data.c_out)]
+
+def plain_epoch(model, opt, data):
+    "What Runner.fit with Recorder + AvgStatsCallback + the view transform does, written as a plain loop"
+    lrs,losses = [],[]
+    for train,dl in ((True, data.train_dl), (False, data.valid_dl)):
+        model.train(train)
+        tot_loss,tot_acc,n = 0.,0.,0
+        with torch.set_grad_enabled(train):
+            for xb,yb in dl:
+                xb = xb.view(-1, 1, 28, 28)
+                pred = model(xb)
+                loss = F.cross_entropy(pred, yb)
+                if train:
+                    loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+                    lrs.append(opt.param_groups[-1]['lr']); losses.append(loss.detach())
+                bn = xb.shape[0]
+                tot_loss = tot_loss + loss.detach()*bn; tot_acc = tot_acc + accuracy(pred.detach(), yb)*bn; n += bn
+        print(f'{"train" if train else "valid"}: [{float(tot_loss)/n:.6f}, {float(tot_acc)/n:.6f}]')
+
+def bench_loop(repeats):
+    data = mnist_data()
+    cbfs = [Recorder, partial(AvgStatsCallback, accuracy), partial(BatchTransformXCallback, view_tfm(1, 28, 28))]
+    def runner(extra=()):
+        model = mnist_model(data)
+        learn,run = get_runner(model, data, lr=0.4, cbs=cbfs+list(extra))
+        return lambda: run.fit(1, learn)
+    def plain():
+        model = mnist_model(data)
+        opt = optim.SGD(model.parameters(), lr=0.4)
+        return lambda: plain_epoch(model, opt, data)
+    fns = [runner(), plain(), runner([ActivationStats])]
+    t_run,t_plain,t_stats = median_times([quiet(f) for f in fns], repeats)
+    return [('Runner.fit (Recorder, AvgStats, view) vs a plain PyTorch loop, 1 MNIST epoch', t_run, t_plain, '<= 1.05'),
+            ('training with ActivationStats on every layer vs without', t_stats, t_run, '<= 1.15')]
+
+# ---------------------------------------------------------------- 3: norm layers
+SHAPES = [(512, 8, 14, 14), (512, 16, 7, 7), (512, 32, 4, 4), (512, 64, 2, 2), (512, 64, 1, 1)]  # the 07 CNN's activations
+
+def norm_pairs(nf, shape):
+    return {'BatchNorm':        (BatchNorm(nf), nn.BatchNorm2d(nf)),
+            'LayerNorm':        (LayerNorm(), nn.LayerNorm(shape[1:])),
+            'InstanceNorm':     (InstanceNorm(nf), nn.InstanceNorm2d(nf, affine=True)),
+            'GroupNorm':        (GroupNorm(4, nf), nn.GroupNorm(4, nf)),
+            'RunningBatchNorm': (RunningBatchNorm(nf), nn.BatchNorm2d(nf))}
+
+def fwd_bwd(layer, x, g, iters):
+    def _inner():
+        for _ in range(iters):
+            x.grad = None
+            layer(x).backward(g)
+    return _inner
+
+def bench_norms(repeats, iters=20):
+    tot = {}
+    for shape in SHAPES:
+        x = torch.randn(shape, requires_grad=True); g = torch.randn(shape)
+        for name,(ours,ref) in norm_pairs(shape[1], shape).items():
+            t_ours,t_ref = median_times([fwd_bwd(ours, x, g, iters), fwd_bwd(ref, x, g, iters)], repeats)
+            a,b = tot.get(name, (0., 0.))
+            tot[name] = (a+t_ours/iters, b+t_ref/iters)
+    ref_name = {'RunningBatchNorm': 'nn.BatchNorm2d', 'LayerNorm': 'nn.LayerNorm', 'InstanceNorm': 'nn.InstanceNorm2d',
+                'GroupNorm': 'nn.GroupNorm', 'BatchNorm': 'nn.BatchNorm2d'}
+    return [(f'{k} vs {ref_name[k]}, forward+backward over the 07 CNN\'s 5 activation shapes', a, b, 'report; <= 2 after removing avoidable cost')
+            for k,(a,b) in tot.items()]
+
+# ---------------------------------------------------------------- 4: data block
+def bench_data(repeats, n_per_class=40, size=64):
+    path = find_imagenette()
+    files = take_per_class([o for o in get_files(path, image_extensions, recurse=True) if grandparent_splitter(o, 'val') is False], n_per_class)
+    il = ImageList(files, path, tfms=[make_rgb, ResizeFixed(size), to_byte_tensor, to_float_tensor])
+    sd = SplitData(il, il.new(files[:1]))
+    ll = label_by_func(sd, parent_labeler, proc_y=CategoryProcessor())
+    def ours(workers):
+        dl = DataLoader(ll.train, batch_size=64, num_workers=workers, multiprocessing_context='fork' if workers else None)
+        return lambda: [None for _ in dl]
+    def plain():
+        for fn in files: PIL.Image.open(fn).convert('RGB').resize((size, size), PIL.Image.Resampling.BILINEAR)
+    t0,t_plain,t2 = median_times([ours(0), plain, ours(2)], repeats)
+    n = len(files)
+    # images/s ratios: ours/plain, so > 1 means ours is faster
+    return [(f'data block images/s ({n} Imagenette files, {size}px), 0 workers vs a plain PIL loop', n/t0, n/t_plain, '>= 0.9'),
+            (f'data block images/s, 2 workers vs a plain PIL loop', n/t2, n/t_plain, 'report')]
+
+# ---------------------------------------------------------------- 5: the course
+def bench_course():
+    out = subprocess.run(['nbdev_test', '--timing', '--n_workers', '1'], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, 'MPLBACKEND': 'Agg'})
+    print(out.stdout[-3000:], out.stderr[-3000:])
+    return [l for l in out.stdout.splitlines() if l.endswith('secs')]
+
+def machine():
+    return f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, Python {platform.python_version()}'
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--repeats', type=int, default=5)
+    ap.add_argument('--course', action='store_true', help='also time nbdev_test on each notebook')
+    ap.add_argument('--only', choices=['loop', 'norms', 'data'], default=None)
+    args = ap.parse_args()
+    print('machine:', machine())
+    rows = []
+    if args.only in (None, 'loop'):  rows += bench_loop(args.repeats)
+    if args.only in (None, 'norms'): rows += bench_norms(args.repeats)
+    if args.only in (None, 'data'):  rows += bench_data(args.repeats)
+    print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
+    for name,a,b,target in rows:
+        unit = 'img/s' if 'images/s' in name else 's'
+        fmt = (lambda v: f'{v:.0f} {unit}') if unit == 'img/s' else (lambda v: f'{v*1000:.1f} ms' if v < 1 else f'{v:.2f} s')
+        print(f'| {name} | {fmt(a)} | {fmt(b)} | {a/b:.2f} | {target} |')
+    if args.course:
+        print('\nnbdev_test wall time per notebook:')
+        for l in bench_course(): print(' ', l)
