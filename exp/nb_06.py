@@ -161,15 +161,25 @@ class Hooks(ListContainer):
     def remove(self):
         for h in self: h.remove()
 
-# %% ../nbs/06_cuda.ipynb #4e79166e
-def append_stats(hook, mod, inp, outp, hist_range=(-10,10), bins=40):
+# %% ../nbs/06_cuda.ipynb #e0a7e0b6
+def _hist_sample(hook, n, k, device):
+    "Fixed random indices (k of n) for this hook's histograms, from a private generator"
+    if getattr(hook, '_hist_idx', None) is None or hook._hist_n != n:
+        hook._hist_idx = torch.randint(0, n, (k,), generator=torch.Generator().manual_seed(n)).to(device)
+        hook._hist_n = n
+    return hook._hist_idx
+
+def append_stats(hook, mod, inp, outp, hist_range=(-10,10), bins=40, max_hist=2**15):
     "Forward hook: store the output's mean, std and histogram on `hook.stats` (training batches only)"
     if not mod.training: return
     if not hasattr(hook, 'stats'): hook.stats,hook.hist_range = ([],[],[]),hist_range
-    o = outp.detach()
-    std,mean = torch.std_mean(o)
-    hook.stats[0].append(mean); hook.stats[1].append(std)
-    hook.stats[2].append(o.float().histc(bins, *hist_range))
+    o = outp.detach().reshape(-1).float()
+    n = o.numel()
+    mean = o.sum() / n
+    var = (torch.dot(o, o) / n - mean*mean) * (n / max(n-1, 1))
+    hook.stats[0].append(mean); hook.stats[1].append(var.clamp_min(0).sqrt())
+    if n > max_hist: o = o[_hist_sample(hook, n, max_hist, o.device)]
+    hook.stats[2].append(o.histc(bins, *hist_range))
 
 def get_hist(h):
     "The hook's histograms as a (bins, batches) image, log-scaled for display"
