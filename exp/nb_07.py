@@ -109,7 +109,7 @@ class BatchNorm(nn.Module):
 
     def extra_repr(self): return f'{self.nf}, mom={self.mom}, eps={self.eps}'
 
-# %% ../nbs/07_batchnorm.ipynb #e9282fc0
+# %% ../nbs/07_batchnorm.ipynb #3911ef53
 def compare_norm(ours, ref, x, steps=1, atol=1e-5, rtol=1e-4):
     "Check `ours(x)` against `ref(x)` forward and backward (input and parameter grads), over `steps` steps"
     for _ in range(steps):
@@ -120,7 +120,7 @@ def compare_norm(ours, ref, x, steps=1, atol=1e-5, rtol=1e-4):
         ya.backward(g); yb.backward(g)
         test_near(xa.grad, xb.grad, atol=atol, rtol=rtol)
         for pa,pb in zip(ours.parameters(), ref.parameters()):
-            test_near(pa.grad.view(-1), pb.grad.view(-1), atol=atol*10, rtol=rtol)
+            test_near(pa.grad.view(-1), pb.grad.view(-1), atol=atol, rtol=rtol)
         x = x*1.1 + 0.2
 
 # %% ../nbs/07_batchnorm.ipynb #849169f0
