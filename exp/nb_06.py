@@ -4,7 +4,7 @@
 __all__ = ['normalize_to', 'Lambda', 'flatten', 'mnist_resize', 'default_device', 'DeviceCallback', 'CudaCallback', 'get_runner',
            'view_tfm', 'BatchTransformXCallback', 'GeneralRelu', 'conv_layer', 'get_cnn_layers', 'get_cnn_model',
            'children', 'init_cnn_', 'init_cnn', 'get_learn_run', 'plot_layer_stats', 'ListContainer', 'Hook', 'Hooks',
-           'append_stats', 'get_hist', 'get_min', 'ActivationStats']
+           'append_stats', 'get_hist', 'get_min', 'time_ms', 'n_hooks', 'ActivationStats']
 
 # %% ../nbs/06_cuda.ipynb #23c017f2
 from .nb_05 import *
@@ -192,6 +192,20 @@ def get_min(h, near=0.5):
     edges = torch.linspace(lo, hi, hists.shape[1]+1)
     keep = (edges[:-1] >= -near-1e-6) & (edges[1:] <= near+1e-6)
     return hists[:, keep].sum(1) / hists.sum(1).clamp_min(1)
+
+# %% ../nbs/06_cuda.ipynb #f76a7a24
+import time
+
+def time_ms(f, n=20):
+    "Milliseconds per call of `f`, averaged over `n` calls after one warm-up call"
+    f(); t0 = time.perf_counter()
+    for _ in range(n): f()
+    return (time.perf_counter()-t0)/n*1000
+
+# %% ../nbs/06_cuda.ipynb #b3cb3448
+def n_hooks(model):
+    "How many forward hooks are registered on `model` and its submodules"
+    return sum(len(m._forward_hooks) for m in model.modules())
 
 # %% ../nbs/06_cuda.ipynb #f924b40b
 def _has_params(m): return any(True for _ in m.parameters())
