@@ -4,10 +4,12 @@
 __all__ = ['normalize_to', 'Lambda', 'flatten', 'mnist_resize', 'default_device', 'DeviceCallback', 'CudaCallback', 'get_runner',
            'view_tfm', 'BatchTransformXCallback', 'GeneralRelu', 'conv_layer', 'get_cnn_layers', 'get_cnn_model',
            'children', 'init_cnn_', 'init_cnn', 'get_learn_run', 'plot_layer_stats', 'ListContainer', 'Hook', 'Hooks',
-           'append_stats', 'get_hist', 'get_min', 'time_ms', 'n_hooks', 'ActivationStats']
+           'mean_std', 'append_stats', 'append_stats_hist', 'get_hist', 'get_min', 'time_ms', 'n_hooks',
+           'ActivationStats']
 
 # %% ../nbs/06_cuda.ipynb #23c017f2
-from .nb_05 import *
+from .nb_05b import *
+import weakref
 import torch.nn.init as init
 
 # %% ../nbs/06_cuda.ipynb #c355df91
@@ -127,13 +129,23 @@ def plot_layer_stats(means, stds, n=None, axs=None, labels=None):
     return axs
 
 # %% ../nbs/06_cuda.ipynb #e110faf2
-class ListContainer(L):
-    "An `L` (indexable by int, slice, list of ints or bool mask) that rejects a mask of the wrong length"
+class ListContainer():
+    "A list that indexes like a NumPy array: an int, a slice, a list of indices, or a boolean mask"
+    def __init__(self, items): self.items = listify(items)
     def __getitem__(self, idx):
-        if _is_mask(idx) and len(idx) != len(self):
-            raise IndexError(f"boolean mask has {len(idx)} entries, but there are {len(self)} items")
-        return super().__getitem__(idx)
-    def _new(self, items, *args, **kwargs): return ListContainer(items)
+        if isinstance(idx, (int, np.integer)) or (isinstance(idx, torch.Tensor) and idx.ndim == 0 and not idx.is_floating_point()):
+            return self.items[int(idx)]
+        if isinstance(idx, slice): return self.items[idx]
+        if _is_mask(idx):
+            if len(idx) != len(self): raise IndexError(f"boolean mask has {len(idx)} entries, but there are {len(self)} items")
+            return [o for m,o in zip(idx, self.items) if m]
+        return [self.items[int(i)] for i in idx]
+    def __len__(self): return len(self.items)
+    def __iter__(self): return iter(self.items)
+    def __setitem__(self, i, o): self.items[i] = o
+    def __delitem__(self, i): del self.items[i]
+    def __repr__(self):
+        return f"{type(self).__name__} ({len(self)} items)\n{self.items[:10]}"[:-1] + ('...]' if len(self) > 10 else ']')
 
 def _is_mask(idx):
     if isinstance(idx, torch.Tensor): return idx.dtype == torch.bool and idx.ndim == 1
@@ -141,8 +153,14 @@ def _is_mask(idx):
     return isinstance(idx, (list, tuple)) and len(idx) > 0 and all(isinstance(o, (bool, np.bool_)) for o in idx)
 
 class Hook():
-    "Register `f(hook, module, input, output)` as a forward hook on `m`"
-    def __init__(self, m, f): self.hook = m.register_forward_hook(partial(f, self))
+    "Register `f(hook, module, input, output)` as a forward hook on `m`; removed by `remove()` or when dropped"
+    def __init__(self, m, f):
+        if not isinstance(m, nn.Module): raise TypeError(f"Hook: expected an nn.Module to hook, got {type(m).__name__}")
+        ref = weakref.ref(self)                    # the module must not keep the Hook alive
+        def _hook(mod, inp, outp):
+            hook = ref()
+            if hook is not None: return f(hook, mod, inp, outp)
+        self.hook = m.register_forward_hook(_hook)
     def remove(self):
         if getattr(self, 'hook', None) is not None: self.hook.remove(); self.hook = None
     def __enter__(self): return self
@@ -151,7 +169,16 @@ class Hook():
 
 class Hooks(ListContainer):
     "A `Hook` with `f` on each module of `ms`; removes them all on exit from a `with` block"
-    def __init__(self, ms, f): super().__init__([Hook(m, f) for m in ms])
+    def __init__(self, ms, f):
+        hooks = []
+        try:
+            for i,m in enumerate(ms):
+                try: hooks.append(Hook(m, f))
+                except TypeError as e: raise TypeError(f"Hooks: item {i} of the modules: {e}") from None
+        except BaseException:
+            for h in hooks: h.remove()              # leave no hook behind
+            raise
+        super().__init__(hooks)
     def __enter__(self, *args): return self
     def __exit__ (self, *args): self.remove()
     def __del__(self): self.remove()
@@ -159,7 +186,7 @@ class Hooks(ListContainer):
         self[i].remove()
         super().__delitem__(i)
     def remove(self):
-        for h in self: h.remove()
+        for h in self.__dict__.get('items', []): h.remove()
 
 # %% ../nbs/06_cuda.ipynb #e0a7e0b6
 def _hist_sample(hook, n, k, device):
@@ -169,20 +196,39 @@ def _hist_sample(hook, n, k, device):
         hook._hist_n = n
     return hook._hist_idx
 
-def append_stats(hook, mod, inp, outp, hist_range=(-10,10), bins=40, max_hist=2**15):
-    "Forward hook: store the output's mean, std and histogram on `hook.stats` (training batches only)"
+def _flat32(t):
+    "`t` detached and flattened, in float32 at least (float64 stays float64)"
+    t = t.detach().reshape(-1)
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
+def mean_std(x):
+    "Mean and std (unbiased, like `Tensor.std`) of all of `x`: two passes, in float32 at least"
+    x = _flat32(x)
+    mean = x.mean()
+    d = x - mean
+    return mean, (d.pow(2).sum() / (x.numel()-1)).sqrt()
+
+def append_stats(hook, mod, inp, outp):
+    "Forward hook (the course's): append the output's mean and std to `hook.stats = ([means], [stds])` in training"
+    if not hasattr(hook, 'stats'): hook.stats = ([], [])
+    means,stds = hook.stats
+    if mod.training:
+        m,s = mean_std(outp)
+        means.append(m); stds.append(s)
+
+def append_stats_hist(hook, mod, inp, outp, hist_range=(-10,10), bins=40, max_hist=2**15):
+    "Like `append_stats`, and a histogram too: `hook.stats = ([means], [stds], [hists])`"
+    if not hasattr(hook, 'stats'): hook.stats,hook.hist_range = ([], [], []),hist_range
+    means,stds,hists = hook.stats
     if not mod.training: return
-    if not hasattr(hook, 'stats'): hook.stats,hook.hist_range = ([],[],[]),hist_range
-    o = outp.detach().reshape(-1).float()
-    n = o.numel()
-    mean = o.sum() / n
-    var = (torch.dot(o, o) / n - mean*mean) * (n / max(n-1, 1))
-    hook.stats[0].append(mean); hook.stats[1].append(var.clamp_min(0).sqrt())
-    if n > max_hist: o = o[_hist_sample(hook, n, max_hist, o.device)]
-    hook.stats[2].append(o.histc(bins, *hist_range))
+    o = _flat32(outp)
+    m,s = mean_std(o)
+    means.append(m); stds.append(s)
+    if o.numel() > max_hist: o = o[_hist_sample(hook, o.numel(), max_hist, o.device)]
+    hists.append(o.histc(bins, *hist_range))
 
 def get_hist(h):
-    "The hook's histograms as a (bins, batches) image, log-scaled for display"
+    "The hook's histograms (from `append_stats_hist`) as a (bins, batches) image, log-scaled for display"
     return torch.stack(h.stats[2]).t().float().log1p().cpu()
 
 def get_min(h, near=0.5):
@@ -213,10 +259,13 @@ def _has_params(m): return any(True for _ in m.parameters())
 class ActivationStats(Callback):
     "Record each layer's activation mean, std and histogram during training, and plot them"
     _order = 3
-    def __init__(self, modules=None, hist_range=(-10,10), bins=40): store_attr()
+    def __init__(self, modules=None, hist_range=(-10,10), bins=40):
+        store_attr()
+        self.hooks = Hooks([], append_stats_hist)          # nothing hooked until fitting starts
     def begin_fit(self):
+        self.hooks.remove()
         ms = self.modules if self.modules is not None else [m for m in self.model.children() if _has_params(m)]
-        self.hooks = Hooks(ms, partial(append_stats, hist_range=self.hist_range, bins=self.bins))
+        self.hooks = Hooks(ms, partial(append_stats_hist, hist_range=self.hist_range, bins=self.bins))
     def after_fit(self): self.hooks.remove()
     @property
     def means(self): return [h.stats[0] for h in self.hooks]
