@@ -1,6 +1,7 @@
 """Benchmarks: what our code costs next to plain PyTorch, as ratios measured side by side in one run.
 
-    python bench/run.py            # training loop, activation stats, norm layers, data block
+    python bench/run.py            # training loop, activation stats, norm layers (alone and in a training epoch), data block
+    python bench/run.py --only epochs   # just the norm layers in a training epoch of the 07 CNN
     python bench/run.py --course   # also the wall time of nbdev_test for each notebook
 
 Each figure is the median of several interleaved runs (ours, theirs, ours, theirs...), so that
@@ -111,6 +112,42 @@ def bench_norms(repeats, iters=20):
     return [(f'{k} vs {ref_name[k]}, forward+backward, the 07 CNN\'s activation shapes' + (' (not 1x1)' if k == 'InstanceNorm' else '')
              + f' (largest alone: {first[k]:.2f})', a, b, '<= 2, or explained') for k,(a,b) in tot.items()]
 
+# ---------------------------------------------------------------- 3b: norm layers in training
+def norm_epoch_pairs():
+    """(our layer, PyTorch's, conv bias, nfs) for each norm in the 07 CNN; InstanceNorm (ours and PyTorch's) refuses
+    the last layer's 1x1 map, so its net stops one layer earlier (last map 2x2)"""
+    return {'BatchNorm':        (BatchNorm,                    nn.BatchNorm2d,                                False, NFS),
+            'LayerNorm':        (lambda nf: LayerNorm(),       lambda nf: nn.GroupNorm(1, nf),                True,  NFS),
+            'InstanceNorm':     (InstanceNorm,                 lambda nf: nn.InstanceNorm2d(nf, affine=True), True,  NFS[:4]),
+            'GroupNorm':        (lambda nf: GroupNorm(4, nf),  lambda nf: nn.GroupNorm(4, nf),                True,  NFS),
+            'RunningBatchNorm': (RunningBatchNorm,             nn.BatchNorm2d,                                False, NFS)}
+
+def norm_model(norm, bias, nfs, c_out=10):
+    "The 07 CNN with `norm(nf)` after each conv's activation"
+    set_seed(0)
+    nfs = [1] + nfs
+    model = nn.Sequential(*[conv_norm(nfs[i], nfs[i+1], norm(nfs[i+1]), 5 if i==0 else 3, bias=bias) for i in range(len(nfs)-1)],
+                          nn.AdaptiveAvgPool2d(1), Lambda(flatten), nn.Linear(nfs[-1], c_out))
+    init_cnn(model)
+    return model
+
+def bench_norm_epochs(repeats, n_train=10240, n_valid=2048):
+    "A training epoch (plain loop, SGD, batch size 512) of the 07 CNN with each of our norms vs the same with PyTorch's"
+    x_train,y_train,x_valid,y_valid = get_data()
+    x_train,x_valid = normalize_to(x_train, x_valid)
+    data = DataBunch(*get_dls(Dataset(x_train[:n_train], y_train[:n_train]), Dataset(x_valid[:n_valid], y_valid[:n_valid]), 512), c_out=10)
+    def epoch(norm, bias, nfs):
+        model = norm_model(norm, bias, nfs)
+        opt = optim.SGD(model.parameters(), lr=0.4)
+        return lambda: plain_epoch(model, opt, data)
+    rows = []
+    for name,(ours,ref,bias,nfs) in norm_epoch_pairs().items():
+        t_ours,t_ref = median_times([quiet(epoch(ours, bias, nfs)), quiet(epoch(ref, bias, nfs))], repeats)
+        ref_name = {'LayerNorm': 'nn.GroupNorm(1, nf)', 'InstanceNorm': 'nn.InstanceNorm2d', 'GroupNorm': 'nn.GroupNorm'}.get(name, 'nn.BatchNorm2d')
+        rows.append((f'training epoch of the 07 CNN ({n_train//1000}k MNIST images + {n_valid} valid) with our {name} vs {ref_name}'
+                     + (' (4 conv layers: no 1x1 map)' if name == 'InstanceNorm' else ''), t_ours, t_ref, '<= 1.10'))
+    return rows
+
 # ---------------------------------------------------------------- 4: data block
 def bench_data(repeats, n_per_class=40, size=64):
     path = find_imagenette()
@@ -143,12 +180,13 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--course', action='store_true', help='also time nbdev_test on each notebook')
-    ap.add_argument('--only', choices=['loop', 'norms', 'data'], default=None)
+    ap.add_argument('--only', choices=['loop', 'norms', 'epochs', 'data'], default=None)
     args = ap.parse_args()
     print('machine:', machine())
     rows = []
     if args.only in (None, 'loop'):  rows += bench_loop(args.repeats)
     if args.only in (None, 'norms'): rows += bench_norms(args.repeats)
+    if args.only in (None, 'epochs'): rows += bench_norm_epochs(args.repeats)
     if args.only in (None, 'data'):  rows += bench_data(args.repeats)
     print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
     for name,a,b,target in rows:
