@@ -4,8 +4,9 @@
 __all__ = ['ConvLayer', 'get_batch', 'find_modules', 'is_lin_layer', 'LSUVError', 'output_stats', 'lsuv_module',
            'orthogonal_init', 'lsuv_layers', 'lsuv_init']
 
-# %% ../nbs/07a_lsuv.ipynb #f3b5ab1f
+# %% ../nbs/07a_lsuv.ipynb #7e339bbb
 from .nb_07 import *
+import sys, warnings, copy
 
 # %% ../nbs/07a_lsuv.ipynb #a57bba26
 class ConvLayer(nn.Module):
@@ -26,7 +27,7 @@ class ConvLayer(nn.Module):
     @property
     def sub(self): return -self.shift.item()
 
-# %% ../nbs/07a_lsuv.ipynb #35277d01
+# %% ../nbs/07a_lsuv.ipynb #28cbc1f1
 def get_batch(dl, run):
     "The first batch of `dl`, transformed by `run`'s `begin_batch` callbacks"
     run.xb,run.yb = next(iter(dl))
@@ -40,10 +41,10 @@ def find_modules(m, cond):
     return sum([find_modules(o, cond) for o in m.children()], [])
 
 def is_lin_layer(l):
-    "Is `l` a convolution or a linear layer?"
-    return isinstance(l, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))
+    "Is `l` a convolution, a linear layer or a ReLU (the course's set)?"
+    return isinstance(l, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.ReLU))
 
-# %% ../nbs/07a_lsuv.ipynb #9ca01cb2
+# %% ../nbs/07a_lsuv.ipynb #14b285ce
 class LSUVError(RuntimeError): "LSUV could not normalize a layer"
 
 def _name_of(model, m):
@@ -53,18 +54,51 @@ def _model_device(model):
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device('cpu')
 
+def _has_weight(l): return is_lin_layer(l) and not isinstance(l, nn.ReLU)
+
+class _AllSeen(Exception): pass
+
+def _record(model, ms, xb):
+    "Mean and std of each `ms` output when `model` runs on `xb` (None for a module the forward never called)"
+    stats,ids = {},{id(m) for m in ms}
+    def _rec(hook, mod, inp, outp):
+        stats[id(mod)] = [o.item() for o in torch.std_mean(outp.detach().float())][::-1]
+        if set(stats) == ids: raise _AllSeen()  # every layer asked for has spoken: the rest of the forward is not needed
+    with torch.no_grad(), Hooks(ms, _rec):
+        try: model(xb.to(_model_device(model)))
+        except _AllSeen: pass
+    return [stats.get(id(m)) for m in ms]
+
+def _not_called(model, m):
+    return LSUVError(f"Layer {_name_of(model, m)!r} is not called by the model's forward on this batch, so it has no "
+                     f"output to normalize. Leave it out of the layers you pass, or call it in forward.")
+
 def output_stats(model, ms, xb):
     "Mean and std of each module in `ms`'s output when `model` runs on `xb`"
-    stats = {}
-    def _rec(hook, mod, inp, outp): stats[id(mod)] = [o.item() for o in torch.std_mean(outp.detach().float())][::-1]
-    with torch.no_grad(), Hooks(ms, _rec): model(xb.to(_model_device(model)))
-    return [stats[id(m)] for m in ms]
+    res = _record(model, ms, xb)
+    for m,r in zip(ms, res):
+        if r is None: raise _not_called(model, m)
+    return res
 
-def lsuv_module(model, m, xb, tol=1e-3, max_iter=10):
+def _find_model(m, model, caller):
+    "The model `lsuv_module(m, xb)` runs: `model`, else the caller's global `mdl` if it contains `m` (the course's way), else `m` alone"
+    if model is not None: return model
+    mdl = caller.get('mdl')
+    if isinstance(mdl, nn.Module) and any(o is m for o in mdl.modules()): return mdl
+    return m
+
+def lsuv_module(model, m, xb=None, tol=1e-3, max_iter=10):
     "Scale `m.weight` and shift `m.bias` until `m`'s output on `xb` has std 1 and mean 0; return (mean, std)"
+    if xb is None and isinstance(m, torch.Tensor):  # the course's call: lsuv_module(m, xb)
+        m,xb,model = model,m,_find_model(model, None, sys._getframe(1).f_globals)
     has_bias = getattr(m, 'bias', None) is not None
     name = _name_of(model, m)
-    def stats(): return output_stats(model, [m], xb)[0]
+    def stats():
+        try: return output_stats(model, [m], xb)[0]
+        except RuntimeError as e:
+            if model is not m or isinstance(e, LSUVError): raise
+            raise LSUVError(f"lsuv_module(m, xb) ran layer {name!r} alone on `xb` (no `mdl` holding it in your namespace) "
+                            f"and that failed: {e}. Pass the model: lsuv_module(model, m, xb).") from e
     with torch.no_grad():
         for _ in range(max_iter):
             mean,std = stats()
@@ -77,24 +111,28 @@ def lsuv_module(model, m, xb, tol=1e-3, max_iter=10):
     raise LSUVError(f"LSUV did not converge for layer {name!r} in {max_iter} iterations "
                     f"(mean={mean:.3g}, std={std:.3g}); try a larger max_iter or tol")
 
-# %% ../nbs/07a_lsuv.ipynb #234b3a61
-def orthogonal_init(model, cond=is_lin_layer):
+# %% ../nbs/07a_lsuv.ipynb #8394994c
+def orthogonal_init(model, cond=_has_weight):
     "Orthonormal weights (Saxe et al.) and zero biases for the layers of `model` matching `cond`"
     for m in find_modules(model, cond):
-        w = m.weight if not isinstance(m, ConvLayer) else m.conv.weight
-        nn.init.orthogonal_(w)
+        nn.init.orthogonal_(m.weight)
         for b in (getattr(m, 'bias', None), getattr(getattr(m, 'conv', None), 'bias', None)):
             if isinstance(b, torch.Tensor): nn.init.zeros_(b)
 
 def lsuv_layers(model):
     "The layers LSUV normalizes by default: the `ConvLayer`s, else all conv and linear layers"
-    return find_modules(model, lambda o: isinstance(o, ConvLayer)) or find_modules(model, is_lin_layer)
+    return find_modules(model, lambda o: isinstance(o, ConvLayer)) or find_modules(model, _has_weight)
 
 def lsuv_init(model, xb, ms=None, ortho=False, tol=1e-3, max_iter=10):
-    "LSUV-initialize `model` on batch `xb` (optionally from an orthonormal start); return each layer's (mean, std)"
-    ms = lsuv_layers(model) if ms is None else ms
-    if ortho: orthogonal_init(model, cond=lambda o: any(o is m for m in ms))
-    return [lsuv_module(model, m, xb, tol=tol, max_iter=max_iter) for m in ms]
+    "LSUV-initialize `model` on batch `xb` (optionally from an orthonormal start); each layer's (mean, std), None if skipped"
+    ms = lsuv_layers(model) if ms is None else list(ms)
+    unused = [m for m,r in zip(ms, _record(model, ms, xb)) if r is None]
+    if unused: warnings.warn(f"lsuv_init skips {', '.join(repr(_name_of(model, m)) for m in unused)}: not called by the "
+                             f"model's forward on this batch (left as initialized)")
+    used = [m for m in ms if not any(m is u for u in unused)]
+    if ortho: orthogonal_init(model, cond=lambda o: any(o is m for m in used))
+    res = {id(m): lsuv_module(model, m, xb, tol=tol, max_iter=max_iter) for m in used}
+    return [res.get(id(m)) for m in ms]
 
 # %% ../nbs/07a_lsuv.ipynb #79876d41
 __all__ = [o for o in list(globals()) if not o.startswith('_')]
