@@ -2,7 +2,7 @@
 
 # %% auto #0
 __all__ = ['imagenette_names', 'image_extensions', 'norm_imagenette', 'find_imagenette', 'get_files', 'compose', 'ItemList',
-           'ImageReadError', 'ImageList', 'Transform', 'MakeRGB', 'make_rgb', 'grandparent_splitter', 'split_by_func',
+           'ImageReadError', 'ImageList', 'Transform', 'make_rgb', 'MakeRGB', 'grandparent_splitter', 'split_by_func',
            'SplitData', 'Processor', 'CategoryProcessor', 'parent_labeler', 'LabeledData', 'label_by_func',
            'ResizeFixed', 'to_byte_tensor', 'to_float_tensor', 'show_image', 'DataBunch', 'default_num_workers',
            'databunchify', 'show_batch', 'take_per_class', 'normalize_chan', 'ChannelNorm', 'prev_pow_2',
@@ -10,7 +10,8 @@ __all__ = ['imagenette_names', 'image_extensions', 'norm_imagenette', 'find_imag
 
 # %% ../nbs/08_data_block.ipynb #0c03ba77
 from .nb_07a import *
-import mimetypes, platform, warnings
+import contextlib, io, math, mimetypes, os, platform, time, warnings
+from collections import OrderedDict
 import PIL, PIL.Image
 from fastcore.basics import patch, setify, uniqueify
 
@@ -49,8 +50,13 @@ def get_files(path, extensions=None, recurse=False, include=None):
     path = Path(path)
     extensions = {e.lower() for e in setify(extensions)}
     if not recurse: return _get_files(path, [o.name for o in os.scandir(path) if o.is_file()], extensions)
-    res = []
-    for i,(p,d,f) in enumerate(os.walk(path)):
+    res,seen = [],set()
+    for i,(p,d,f) in enumerate(os.walk(path, followlinks=True)):   # into symlinked folders too...
+        st = os.stat(p)
+        if (st.st_dev, st.st_ino) in seen:                          # ...but into each real folder once
+            warnings.warn(f"get_files: skipped {p}, the same folder as one already listed ({os.path.realpath(p)}): a symlink loop or a second link")
+            d[:] = []; continue
+        seen.add((st.st_dev, st.st_ino))
         d[:] = sorted(o for o in d if not o.startswith('.') and (include is None or i > 0 or o in include))
         res += _get_files(p, f, extensions)
     return res
@@ -71,12 +77,12 @@ class ItemList(ListContainer):
     def new(self, items, cls=None):
         if cls is None: cls = type(self)
         return cls(items, self.path, tfms=self.tfms)
-    def get(self, i): return i
-    def get_tfmd(self, i): return compose(self.get(i), self.tfms)   # the course's `_get`, a name `L` uses itself
+    def  get(self, i): return i
+    def _get(self, i): return compose(self.get(i), self.tfms)
     def __getitem__(self, idx):
         res = super().__getitem__(idx)
-        if isinstance(idx, (int, np.integer)) or (isinstance(idx, torch.Tensor) and idx.ndim == 0): return self.get_tfmd(res)
-        return [self.get_tfmd(o) for o in res]
+        if isinstance(res, list): return [self._get(o) for o in res]
+        return self._get(res)
 
 # %% ../nbs/08_data_block.ipynb #e59b2cd5
 class ImageReadError(OSError): "An image file could not be read"
@@ -106,11 +112,24 @@ class ImageList(ItemList):
 # %% ../nbs/08_data_block.ipynb #d4f6af6a
 class Transform(): _order = 0
 
-class MakeRGB(Transform):
-    "Convert to RGB (greyscale, CMYK, palette...); an RGB image is returned as it is, not copied"
-    def __call__(self, item): return make_rgb(item)
+def _as_8bit(item):
+    "A 16-bit (`I;16`, `I`) or float (`F`) PIL image as 8-bit greyscale, scaled from its full range; other images unchanged"
+    if not (item.mode.startswith('I') or item.mode == 'F'): return item
+    top = 1. if item.mode == 'F' else 65535.
+    a = np.asarray(item, dtype=np.float64)
+    if not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= top):
+        raise ValueError(f"{getattr(item, 'filename', '') or 'an image'}: mode {item.mode} with values in [{a.min():g}, {a.max():g}]; "
+                         f"make_rgb converts this mode from [0, {top:g}] only. Rescale the file, or add a transform before make_rgb.")
+    return PIL.Image.fromarray(np.round(a * (255/top)).astype(np.uint8), 'L')
 
-def make_rgb(item): return item if item.mode == 'RGB' else item.convert('RGB')
+def make_rgb(item):
+    "Convert a PIL image to 8-bit RGB (greyscale, 16-bit, float, CMYK, palette...); an RGB image is returned as it is, not copied"
+    item = _as_8bit(item)
+    return item if item.mode == 'RGB' else item.convert('RGB')
+
+class MakeRGB(Transform):
+    "`make_rgb` as a `Transform`"
+    def __call__(self, item): return make_rgb(item)
 
 # %% ../nbs/08_data_block.ipynb #510c95d7
 def grandparent_splitter(fn, valid_name='valid', train_name='train'):
@@ -118,10 +137,35 @@ def grandparent_splitter(fn, valid_name='valid', train_name='train'):
     gp = Path(fn).parent.parent.name
     return True if gp == valid_name else False if gp == train_name else None
 
-def split_by_func(items, f):
-    "Split `items` into (train, valid) by `f` (True: valid, False: train, None: neither)"
+def _split(items, f):
+    "The items `f` puts in training (False), in validation (True), and leaves out (None or anything else)"
     mask = [f(o) for o in items]
-    return [o for o,m in zip(items, mask) if m is False], [o for o,m in zip(items, mask) if m is True]
+    train = [o for o,m in zip(items, mask) if m is not None and m == False]
+    valid = [o for o,m in zip(items, mask) if m is not None and m == True]
+    out   = [o for o,m in zip(items, mask) if m is None or (m != False and m != True)]
+    return train, valid, out
+
+def _split_report(f, n, train, valid, out):
+    "What `f` did with `n` items; for `grandparent_splitter`, the folders of the items it left out"
+    name = getattr(getattr(f, 'func', f), '__name__', repr(f))
+    msg = f"{name} put {len(train)} of {n} items in training, {len(valid)} in validation, and left out {len(out)}"
+    if not out: return msg
+    msg += f" (e.g. {out[0]})"
+    if name == 'grandparent_splitter':
+        gps = {}
+        for o in out: gps[Path(o).parent.parent.name] = gps.get(Path(o).parent.parent.name, 0) + 1
+        counts = ', '.join(f"{k!r} ({v} file{'s' if v > 1 else ''})" for k,v in sorted(gps.items()))
+        msg += f". Their grandparent folders: {counts}; valid_name and train_name (default 'valid' and 'train') must name your folders"
+        empty = 'valid' if not valid else 'train' if not train else None
+        if empty: msg += f", e.g. partial(grandparent_splitter, {empty}_name={max(gps, key=gps.get)!r})"
+    if train and valid: msg += ". To leave files out without this warning, do not list them (e.g. `ImageList.from_files(path, include=[...])`)"
+    return msg
+
+def split_by_func(items, f):
+    "Split `items` into (train, valid) by `f` (False: train, True: valid, None: left out, with a warning)"
+    train,valid,out = _split(items, f)
+    if out: warnings.warn(_split_report(f, len(items), train, valid, out), stacklevel=2)
+    return train, valid
 
 class SplitData():
     "A training and a validation `ItemList` (or `LabeledData`)"
@@ -132,7 +176,12 @@ class SplitData():
     def __setstate__(self, data): self.__dict__.update(data)   # pickling, despite __getattr__
     @classmethod
     def split_by_func(cls, il, f):
-        return cls(*map(il.new, split_by_func(il.items, f)))
+        "Split `il` by `f`; an empty split is an error, items left out a warning"
+        train,valid,out = _split(il.items, f)
+        for name,split in (('training', train), ('validation', valid)):
+            if not split: raise ValueError(f"the {name} split is empty: {_split_report(f, len(il), train, valid, out)}")
+        if out: warnings.warn(_split_report(f, len(il), train, valid, out), stacklevel=2)
+        return cls(il.new(train), il.new(valid))
     def __repr__(self): return f'{type(self).__name__}\nTrain: {self.train}\nValid: {self.valid}\n'
 
 # %% ../nbs/08_data_block.ipynb #f2a12ec2
@@ -196,7 +245,10 @@ class ResizeFixed(Transform):
     def __call__(self, item): return item.resize(self.size, PIL.Image.Resampling.BILINEAR)
 
 def to_byte_tensor(item):
-    "A PIL image as a (C,H,W) uint8 tensor"
+    "A PIL image with 8-bit channels as a (C,H,W) uint8 tensor"
+    if item.mode not in ('L', 'LA', 'RGB', 'RGBA', 'RGBX', 'CMYK', 'YCbCr', 'LAB', 'HSV'):
+        raise ValueError(f"to_byte_tensor needs an image with 8-bit channels (e.g. mode L or RGB), got mode {item.mode}"
+                         f"{' from '+item.filename if getattr(item, 'filename', '') else ''}: put make_rgb before it")
     res = torch.from_numpy(np.array(item, dtype=np.uint8, copy=True))
     return res.unsqueeze(0) if res.ndim == 2 else res.permute(2, 0, 1)
 to_byte_tensor._order = 20
@@ -207,15 +259,14 @@ def to_float_tensor(item):
 to_float_tensor._order = 30
 
 # %% ../nbs/08_data_block.ipynb #1bb8bdb5
-def show_image(im, ax=None, figsize=(3,3), title=None):
-    "Show a (C,H,W) tensor (or a PIL image)"
+def show_image(im, figsize=(3,3), ax=None, title=None, **kwargs):
+    "Show `im`, a (C,H,W) tensor or a PIL image, on `ax` or on a new figure of size `figsize`; `kwargs` go to `imshow`"
     if ax is None: _,ax = plt.subplots(figsize=figsize)
-    if isinstance(im, torch.Tensor): im = im.permute(1, 2, 0).cpu().squeeze(-1)
-    ax.imshow(im, cmap='gray' if getattr(im, 'ndim', 3) == 2 else None); ax.axis('off')
+    if isinstance(im, torch.Tensor): im = im.detach().permute(1, 2, 0).cpu().squeeze(-1)
+    if getattr(im, 'ndim', 3) == 2: kwargs.setdefault('cmap', 'gray')
+    ax.imshow(im, **kwargs); ax.axis('off')
     if title: ax.set_title(title, fontsize='small')
     return ax
-
-# Decoding at a reduced scale, then resizing, gives nearly the same pixels as decoding everything:
 
 # %% ../nbs/08_data_block.ipynb #d396a5da
 class DataBunch():
@@ -235,6 +286,8 @@ def default_num_workers():
 
 def databunchify(sd, bs, c_in=None, c_out=None, num_workers=None, **kwargs):
     "A `DataBunch` from a labelled `SplitData`"
+    for name,ds in (('training', sd.train), ('validation', sd.valid)):
+        if len(ds) == 0: raise ValueError(f"the {name} set is empty: a DataBunch needs both (validation runs after every epoch)")
     if num_workers is None: num_workers = default_num_workers()
     if num_workers > 0 and platform.system() == 'Linux': kwargs.setdefault('multiprocessing_context', 'fork')
     return DataBunch(*get_dls(sd.train, sd.valid, bs, num_workers=num_workers, **kwargs), c_in=c_in, c_out=c_out)
@@ -242,10 +295,10 @@ def databunchify(sd, bs, c_in=None, c_out=None, num_workers=None, **kwargs):
 SplitData.to_databunch = databunchify
 
 # %% ../nbs/08_data_block.ipynb #d3904627
-def show_batch(x, y=None, vocab=None, names=None, n=12, ncols=4, figsize=None):
+def show_batch(x, y=None, vocab=None, names=None, n=8, ncols=4, figsize=None):
     "Show the first `n` images of batch `x`, titled with their labels (`vocab[y]`, mapped through `names` if given)"
     n = min(n, len(x)); nrows = math.ceil(n/ncols)
-    _,axs = plt.subplots(nrows, ncols, figsize=figsize or (2.5*ncols, 2.5*nrows), squeeze=False)
+    _,axs = plt.subplots(nrows, ncols, figsize=figsize or (1.7*ncols, 1.8*nrows), squeeze=False)
     for i,ax in enumerate(axs.flat):
         if i >= n: ax.axis('off'); continue
         title = None
@@ -304,14 +357,18 @@ def get_learn_run(nfs, data, lr, layer, cbs=None, opt_func=None, **kwargs):
 
 # %% ../nbs/08_data_block.ipynb #f8d7073e
 def model_summary(run, learn, data, find_all=False):
-    "Print the output shape of each layer (or of every conv/linear layer if `find_all`) for one batch"
+    "Print the output shape of each layer (or of every conv/linear layer if `find_all`) for one validation batch"
     xb,yb = get_batch(data.valid_dl, run)
+    xb = xb.to(next(learn.model.parameters()).device)          # before `fit`, the model may not be on the batch's device yet
     mods = find_modules(learn.model, is_lin_layer) if find_all else list(learn.model.children())
-    shapes = []
-    def f(hook, mod, inp, out): shapes.append((mod, tuple(out.shape)))
-    with torch.no_grad(), Hooks(mods, f): learn.model(xb)
-    for mod,shape in shapes: print(f'{type(mod).__name__:20s} {shape}')
-    return shapes
+    def f(hook, mod, inp, out):
+        kids = ', '.join(type(c).__name__ for c in mod.children())
+        print(f"{type(mod).__name__}{f'({kids})' if kids else ''}".ljust(45), tuple(out.shape))
+    was_training = learn.model.training
+    learn.model.eval()                                          # look, don't touch: BatchNorm's running statistics stay as they are
+    try:
+        with torch.no_grad(), Hooks(mods, f): learn.model(xb)
+    finally: learn.model.train(was_training)
 
 # %% ../nbs/08_data_block.ipynb #79876d41
 __all__ = [o for o in list(globals()) if not o.startswith('_')]
