@@ -5,9 +5,17 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 
+PRELUDE = """
+from exp.nb_07a import *
+torch.manual_seed(0)
+def assert_unit(model, mods, xb):
+    "every layer in `mods` outputs mean 0, std 1 on `xb`"
+    for mean,std in output_stats(model, list(mods), xb): assert abs(mean) < 1e-3 and abs(std-1) < 1e-3, (mean, std)
+"""
+
 def run_py(code):
-    "Run `code` in a fresh Python process at the repo root; its stdout (fails the test with stderr on error)"
-    r = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], capture_output=True, text=True, cwd=ROOT)
+    "Run `code` after PRELUDE in a fresh Python process at the repo root; its stdout (fails the test with stderr on error)"
+    r = subprocess.run([sys.executable, '-c', PRELUDE + textwrap.dedent(code)], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     return r.stdout.strip()
 
@@ -32,7 +40,7 @@ def test_course_call_with_global_mdl():
         mods = find_modules(mdl, lambda o: isinstance(o, ConvLayer))
         res = [lsuv_module(m, xb) for m in mods]
         assert len(res) == 3 and all(isinstance(r, tuple) and len(r) == 2 for r in res)
-        for mean,std in output_stats(mdl, mods, xb): assert abs(mean) < 1e-3 and abs(std-1) < 1e-3, (mean, std)
+        assert_unit(mdl, mods, xb)
         print('ok')''')
     assert out == 'ok'
 
@@ -45,10 +53,10 @@ def test_course_call_inside_function_and_explicit_form():
         mdl = nn.Sequential(ConvLayer(1, 8), ConvLayer(8, 8))
         def init_all(): return [lsuv_module(m, xb) for m in mdl]
         init_all()
-        for mean,std in output_stats(mdl, list(mdl), xb): assert abs(mean) < 1e-3 and abs(std-1) < 1e-3
+        assert_unit(mdl, mdl, xb)
         other = nn.Sequential(ConvLayer(1, 8), ConvLayer(8, 8))   # not `mdl`: the explicit form
         for m in other: lsuv_module(other, m, xb)
-        for mean,std in output_stats(other, list(other), xb): assert abs(mean) < 1e-3 and abs(std-1) < 1e-3
+        assert_unit(other, other, xb)
         print('ok')''')
     assert out == 'ok'
 
