@@ -14,41 +14,34 @@ def assert_unit(model, mods, xb):
 """
 
 def run_py(code):
-    "Run `code` after PRELUDE in a fresh Python process at the repo root; its stdout (fails the test with stderr on error)"
-    r = subprocess.run([sys.executable, '-c', PRELUDE + textwrap.dedent(code)], capture_output=True, text=True, cwd=ROOT)
+    "Run `code` after PRELUDE in a fresh Python process at the repo root; fail with its stderr unless it runs to the end"
+    r = subprocess.run([sys.executable, '-c', PRELUDE + textwrap.dedent(code) + "\nprint('reached the end')"],
+                       capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
+    assert r.stdout.strip().endswith('reached the end'), r.stdout
 
 def test_lsuv_init_fresh_process():
     "No global model, no helper defined in a notebook: the exported names are enough"
-    out = run_py('''
-        from exp.nb_07a import *
-        torch.manual_seed(0)
+    run_py('''
         m = nn.Sequential(ConvLayer(1, 8), ConvLayer(8, 16))
         res = lsuv_init(m, torch.randn(64, 1, 28, 28))
         assert all(abs(a) < 1e-3 and abs(b-1) < 1e-3 for a,b in res), res
-        print('ok')''')
-    assert out == 'ok'
+''')
 
 def test_course_call_with_global_mdl():
     "The course's cells: `mdl` in the calling namespace, then `lsuv_module(m, xb)` for each ConvLayer"
-    out = run_py('''
-        from exp.nb_07a import *
-        torch.manual_seed(0)
+    run_py('''
         mdl = nn.Sequential(ConvLayer(1, 8, 5), ConvLayer(8, 16), ConvLayer(16, 32), nn.AdaptiveAvgPool2d(1))
         xb = torch.randn(128, 1, 28, 28)
         mods = find_modules(mdl, lambda o: isinstance(o, ConvLayer))
         res = [lsuv_module(m, xb) for m in mods]
         assert len(res) == 3 and all(isinstance(r, tuple) and len(r) == 2 for r in res)
         assert_unit(mdl, mods, xb)
-        print('ok')''')
-    assert out == 'ok'
+''')
 
 def test_course_call_inside_function_and_explicit_form():
     "`lsuv_module(m, xb)` called from a function sees the module-level `mdl`; the explicit form needs no `mdl`"
-    out = run_py('''
-        from exp.nb_07a import *
-        torch.manual_seed(0)
+    run_py('''
         xb = torch.randn(64, 1, 28, 28)
         mdl = nn.Sequential(ConvLayer(1, 8), ConvLayer(8, 8))
         def init_all(): return [lsuv_module(m, xb) for m in mdl]
@@ -57,28 +50,23 @@ def test_course_call_inside_function_and_explicit_form():
         other = nn.Sequential(ConvLayer(1, 8), ConvLayer(8, 8))   # not `mdl`: the explicit form
         for m in other: lsuv_module(other, m, xb)
         assert_unit(other, other, xb)
-        print('ok')''')
-    assert out == 'ok'
+''')
 
 def test_course_call_without_mdl():
     "No `mdl` holding the layer: the layer runs alone on `xb`; deeper in a model that is a clear error"
-    out = run_py('''
-        from exp.nb_07a import *
-        torch.manual_seed(0)
+    run_py('''
         xb = torch.randn(64, 1, 28, 28)
         first = ConvLayer(1, 8)
         mean,std = lsuv_module(first, xb)
         assert abs(mean) < 1e-3 and abs(std-1) < 1e-3
         model = nn.Sequential(ConvLayer(1, 8), ConvLayer(8, 8))
-        try: lsuv_module(model[1], xb)
-        except LSUVError as e: assert 'lsuv_module(model, m, xb)' in str(e); print('ok')''')
-    assert out == 'ok'
+        try: lsuv_module(model[1], xb); raise AssertionError('no LSUVError')
+        except LSUVError as e: assert 'lsuv_module(model, m, xb)' in str(e)''')
 
 def test_unused_layer():
     "A layer the forward never calls: lsuv_init warns and skips it; lsuv_module names it (no bare KeyError)"
-    out = run_py('''
+    run_py('''
         import warnings
-        from exp.nb_07a import *
         class M(nn.Module):
             def __init__(self):
                 super().__init__(); self.a,self.unused = ConvLayer(1, 8),ConvLayer(8, 8)
@@ -87,6 +75,5 @@ def test_unused_layer():
         with warnings.catch_warnings(record=True) as ws:
             warnings.simplefilter('always'); res = lsuv_init(m, xb)
         assert res[1] is None and len(ws) == 1 and "'unused'" in str(ws[0].message)
-        try: lsuv_module(m, m.unused, xb)
-        except LSUVError as e: assert "'unused'" in str(e); print('ok')''')
-    assert out == 'ok'
+        try: lsuv_module(m, m.unused, xb); raise AssertionError('no LSUVError')
+        except LSUVError as e: assert "'unused'" in str(e)''')
