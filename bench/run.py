@@ -6,7 +6,8 @@
 
 Each figure is the median of several interleaved runs (ours, theirs, ours, theirs...), so that
 drift in the machine's speed hits both sides alike. Ratios > 1 mean ours is slower (for the data
-block: images/s, so > 1 means ours is faster).
+block: images/s, so > 1 means ours is faster). The training-epoch rows time each pair of epochs back to
+back and report the median of the pairs' ratios, with its quartiles in brackets.
 """
 import argparse, contextlib, io, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
@@ -21,6 +22,21 @@ def median_times(fns, repeats):
         for t,f in zip(times, fns):
             t0 = time.perf_counter(); f(); t.append(time.perf_counter()-t0)
     return [statistics.median(t) for t in times]
+
+def paired_ratios(f_ours, f_ref, repeats):
+    """Run `f_ours` and `f_ref` back to back `repeats` times, alternating which goes first. Returns the median
+    seconds of each and the ratio ours/ref of each pair: two runs seconds apart share the machine's state, so
+    their ratio is steadier than a ratio of medians when the machine's speed drifts"""
+    ta,tb = [],[]
+    for i in range(repeats):
+        for f,t in ((f_ours, ta), (f_ref, tb)) if i % 2 == 0 else ((f_ref, tb), (f_ours, ta)):
+            t0 = time.perf_counter(); f(); t.append(time.perf_counter()-t0)
+    return statistics.median(ta),statistics.median(tb),[a/b for a,b in zip(ta, tb)]
+
+def ratio_summary(ratios):
+    "Median of the paired ratios, with their quartiles"
+    q1,_,q3 = statistics.quantiles(ratios, n=4)
+    return f'{statistics.median(ratios):.2f} ({q1:.2f}–{q3:.2f})'
 
 def quiet(f):
     def _inner():
@@ -147,11 +163,14 @@ def bench_norm_epochs(repeats, n_train=10240, n_valid=2048):
     rows = []
     for fast in (False, True):
         for name,(ours,ref,bias,nfs) in norm_epoch_pairs(fast).items():
-            t_ours,t_ref = median_times([quiet(epoch(ours, bias, nfs)), quiet(epoch(ref, bias, nfs))], repeats)
+            f_ours,f_ref = quiet(epoch(ours, bias, nfs)),quiet(epoch(ref, bias, nfs))
+            f_ours(); f_ref()                                                   # warm up: the first epoch allocates
+            t_ours,t_ref,ratios = paired_ratios(f_ours, f_ref, repeats)
             ref_name = {'LayerNorm': 'nn.GroupNorm(1, nf)', 'InstanceNorm': 'nn.InstanceNorm2d', 'GroupNorm': 'nn.GroupNorm'}.get(name, 'nn.BatchNorm2d')
             ours_name = f'Fast{name} (07, under the hood)' if fast else f'our {name} (the lesson\'s)'
             rows.append((f'training epoch of the 07 CNN ({n_train//1000}k MNIST images + {n_valid} valid) with {ours_name} vs {ref_name}'
-                         + (' (4 conv layers: no 1x1 map)' if name == 'InstanceNorm' else ''), t_ours, t_ref, '<= 1.10' if fast else 'report'))
+                         + (' (4 conv layers: no 1x1 map)' if name == 'InstanceNorm' else ''), t_ours, t_ref, '<= 1.10' if fast else 'report',
+                         ratio_summary(ratios)))
     return rows
 
 # ---------------------------------------------------------------- 4: data block
@@ -195,10 +214,10 @@ if __name__ == '__main__':
     if args.only in (None, 'epochs'): rows += bench_norm_epochs(args.repeats)
     if args.only in (None, 'data'):  rows += bench_data(args.repeats)
     print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
-    for name,a,b,target in rows:
+    for name,a,b,target,*ratio in rows:
         unit = 'img/s' if 'images/s' in name else 's'
         fmt = (lambda v: f'{v:.0f} {unit}') if unit == 'img/s' else (lambda v: f'{v*1000:.1f} ms' if v < 1 else f'{v:.2f} s')
-        print(f'| {name} | {fmt(a)} | {fmt(b)} | {a/b:.2f} | {target} |')
+        print(f'| {name} | {fmt(a)} | {fmt(b)} | {ratio[0] if ratio else f"{a/b:.2f}"} | {target} |')
     if args.course:
         print('\nnbdev_test wall time per notebook:')
         for l in bench_course(): print(' ', l)
