@@ -106,6 +106,9 @@ def norm_pairs(nf, shape):
             'GroupNorm':        (GroupNorm(4, nf), nn.GroupNorm(4, nf)),
             'RunningBatchNorm': (RunningBatchNorm(nf), nn.BatchNorm2d(nf)),
             'FastBatchNorm':    (FastBatchNorm(nf), nn.BatchNorm2d(nf)),
+            'FastLayerNorm':    (FastLayerNorm(), nn.LayerNorm(shape[1:])),
+            'FastInstanceNorm': (FastInstanceNorm(nf), nn.InstanceNorm2d(nf, affine=True)),
+            'FastGroupNorm':    (FastGroupNorm(4, nf), nn.GroupNorm(4, nf)),
             'FastRunningBatchNorm': (FastRunningBatchNorm(nf), nn.BatchNorm2d(nf))}
 
 def fwd_bwd(layer, x, g, iters):
@@ -120,13 +123,13 @@ def bench_norms(repeats, iters=20):
     for shape in SHAPES:
         x = torch.randn(shape, requires_grad=True); g = torch.randn(shape)
         for name,(ours,ref) in norm_pairs(shape[1], shape).items():
-            if name == 'InstanceNorm' and shape[2]*shape[3] == 1: continue   # PyTorch refuses 1x1 maps in training
+            if name.endswith('InstanceNorm') and shape[2]*shape[3] == 1: continue   # PyTorch refuses 1x1 maps in training
             t_ours,t_ref = median_times([fwd_bwd(ours, x, g, iters), fwd_bwd(ref, x, g, iters)], repeats)
             a,b = tot.get(name, (0., 0.))
             tot[name] = (a+t_ours/iters, b+t_ref/iters)
             first.setdefault(name, t_ours/t_ref)
     ref_name = {'LayerNorm': 'nn.LayerNorm', 'InstanceNorm': 'nn.InstanceNorm2d', 'GroupNorm': 'nn.GroupNorm'}
-    return [(f'{k} vs {ref_name.get(k, "nn.BatchNorm2d")}, forward+backward, the 07 CNN\'s activation shapes' + (' (not 1x1)' if k == 'InstanceNorm' else '')
+    return [(f'{k} vs {ref_name.get(k.removeprefix("Fast"), "nn.BatchNorm2d")}, forward+backward, the 07 CNN\'s activation shapes' + (' (not 1x1)' if k.endswith('InstanceNorm') else '')
              + f' (largest alone: {first[k]:.2f})', a, b, 'report') for k,(a,b) in tot.items()]
 
 # ---------------------------------------------------------------- 3b: norm layers in training
