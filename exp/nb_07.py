@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['FAST', 'valid_acc', 'fit_quiet', 'conv_norm', 'conv_layer', 'check_nchw', 'mean_var', 'BatchNorm', 'compare_norm',
            'conv_bn', 'one_value_error', 'LayerNorm', 'conv_ln', 'InstanceNorm', 'conv_in', 'GroupNorm', 'conv_gn',
-           'RunningBatchNorm', 'conv_rbn', 'FusedNorm', 'FastBatchNorm', 'FastLayerNorm', 'FastInstanceNorm',
+           'RunningBatchNorm', 'conv_rbn', 'FusedNorm', 'RowNorm', 'FastBatchNorm', 'FastLayerNorm', 'FastInstanceNorm',
            'FastGroupNorm', 'FastRunningBatchNorm']
 
 # %% ../nbs/07_batchnorm.ipynb #ae25a279
@@ -213,58 +213,99 @@ def conv_rbn(ni, nf, ks=3, stride=2, bn=True, **kwargs):
     return conv_norm(ni, nf, RunningBatchNorm(nf) if bn else None, ks, stride, bias=False, **kwargs)
 
 # %% ../nbs/07_batchnorm.ipynb #6d76e3db
-def _sum_to(t, shape):
-    "`t.sum_to_size(shape)`, adding up the batch dimension first: on a CPU that order is several times faster"
-    full = (1,)*(t.ndim-len(shape)) + tuple(shape)
-    if full[0] == 1 and t.shape[0] > 1: t = t.sum(0, keepdim=True)
-    return t.sum_to_size(shape)
+def _channel_sum(t):
+    "Sum of `t` (N,C,H,W) per channel, kept as (1,C,1,1): the batch dimension first, which on a CPU is several times faster"
+    return t.sum(0, keepdim=True).sum((2,3), keepdim=True)
+
+def _spread(c, x):
+    "A per-channel `c` (1,C,1,1) repeated over `x`'s map, so that elementwise ops with it run along contiguous memory"
+    return c.expand(1, *x.shape[1:]).contiguous() if x.shape[0] > 1 else c
 
 class FusedNorm(torch.autograd.Function):
-    """`(x - M)·mults/√(V + eps) + adds`, where M and V are the mean and variance of `x` over `dims` (two passes, float32
-    at least) or, given `running = (means, vars, t, c, floor)`, RunningBatchNorm's running averages after this batch:
-    M = means.lerp(mean, t), V = max(vars.lerp(var, t) + t·c·(mean - means)², floor). Also returns mean, var, M and V."""
+    """BatchNorm's `(x - M)·mults/√(V + eps) + adds` for (N,C,H,W) `x`, where M and V are the batch's mean and variance
+    per channel (two passes, float32 at least) or, given `running = (means, vars, t, c, floor)`, RunningBatchNorm's
+    running averages after this batch: M = means.lerp(mean, t), V = max(vars.lerp(var, t) + t·c·(mean - means)², floor).
+    Also returns mean, var, M and V."""
     @staticmethod
-    def forward(ctx, x, mults, adds, dims, eps, running=None):
+    def forward(ctx, x, mults, adds, eps, running=None):
         xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-        stat = [1 if i in dims else s for i,s in enumerate(x.shape)]     # the statistics' shape
-        n = x.numel() // math.prod(stat)
-        mean0 = _sum_to(xf, stat)/n                            # pass 1
-        y = xf - mean0                                         # pass 2: the deviations d, in the output's memory...
-        dm = _sum_to(y, stat)/n                                # (the rounding error of mean0)
-        mean,var = mean0 + dm,_sum_to(y.square_(), stat)/n - dm*dm   # ...then their squares
-        if running is None: M,V,Vn = mean,var,var
+        n = x.numel() // x.shape[1]
+        mean0 = _channel_sum(xf).div_(n)                       # pass 1
+        m0 = _spread(mean0, xf)
+        y = xf - m0                                            # pass 2: the deviations d, in the output's memory...
+        dm = _channel_sum(y).div_(n)                           # (the rounding error of mean0)
+        var = _channel_sum(y.square_()).div_(n).addcmul_(dm, dm, value=-1)   # ...then their squares
+        mean = mean0 + dm
+        if running is None: M,V,Vn,dM = mean,var,var,dm
         else:
             means,vars,t,c,floor = running
-            M,V = means.lerp(mean, t),vars.lerp(var, t) + t*c*(mean-means).square()
-            Vn = torch.maximum(V, floor)
-        rstd = (Vn + eps).rsqrt()
-        scale,dM = mults*rstd,M - mean0
-        torch.sub(xf, mean0, out=y).mul_(scale).add_(adds - dM*scale)   # (x - M)·scale + adds, as x - M = d - (M - mean0)
-        ctx.save_for_backward(xf, mean0, mean, mults, adds, dM, V, rstd, scale)
-        ctx.dims,ctx.n,ctx.eps,ctx.running,ctx.x_dtype = dims,n,eps,running,x.dtype
+            M,V = means.lerp(mean, t),vars.lerp(var, t).add_((mean-means).square_().mul_(t*c))
+            Vn,dM = torch.maximum(V, floor),M - mean0
+        rstd = Vn.add(eps).rsqrt_()
+        scale = mults*rstd
+        shift = torch.addcmul(adds, dM, scale, value=-1)       # (x - M)·scale + adds = d·scale + shift
+        torch.sub(xf, m0, out=y).mul_(_spread(scale, y)).add_(_spread(shift, y))
+        ctx.save_for_backward(xf, m0, mean0, mean, mults, dM, V, rstd, scale)
+        ctx.n,ctx.running,ctx.dtypes = n,running,(x.dtype, adds.dtype)
         ctx.mark_non_differentiable(mean, var, M, V)
         return y.to(x.dtype), mean, var, M, V
 
     @staticmethod
     def backward(ctx, g, *_):
-        xf,mean0,mean,mults,adds,dM,V,rstd,scale = ctx.saved_tensors
-        fine = scale.shape                                     # one value per channel and per statistic
-        t = (xf - mean0).mul_(g)                               # g·d: the backward's one activation-sized tensor
-        g_adds = _sum_to(g, fine)
-        g_scale = _sum_to(t, fine) - g_adds*dM                 # Σ g·(x - M)
-        g_mults = (g_scale*rstd).sum_to_size(mults.shape)
-        g_M = -(g_adds*scale).sum_to_size(mean.shape)
-        g_V = (g_scale*mults).sum_to_size(mean.shape) * rstd.pow(3) * -0.5
+        xf,m0,mean0,mean,mults,dM,V,rstd,scale = ctx.saved_tensors
+        n = ctx.n
+        t = (xf - m0).mul_(g)                                  # g·d: the backward's one activation-sized tensor
+        g_adds = _channel_sum(g)
+        g_scale = _channel_sum(t).addcmul_(g_adds, dM, value=-1)   # Σ g·(x - M)
+        g_M = (g_adds*scale).neg_()
+        g_V = (g_scale*mults).mul_(rstd.pow(3)).mul_(-0.5)
         if ctx.running is None: g_mean,g_var = g_M,g_V
         else:
             means,_,tw,c,floor = ctx.running
-            g_V = g_V*(V >= floor)                             # where the floor applied, V has no say
-            g_mean,g_var = tw*g_M + g_V*(2*tw*c)*(mean-means),tw*g_V
-        c2 = g_var*(2/ctx.n)                                   # ∂var/∂x = 2(x - mean)/n, ∂mean/∂x = 1/n
-        c1 = g_mean/ctx.n + c2*(mean0 - mean)                 # x - mean = d + (mean0 - mean)
-        gx = torch.sub(xf, mean0, out=t).mul_(c2).addcmul_(g, scale).add_(c1)
-        return gx.to(ctx.x_dtype), g_mults.to(mults.dtype), _sum_to(g_adds, adds.shape).to(adds.dtype), None, None, None
+            g_V.mul_(V >= floor)                               # where the floor applied, V has no say
+            g_mean,g_var = (mean-means).mul_(g_V).mul_(2*tw*c).add_(g_M*tw),g_V*tw
+        c2 = g_var.mul_(2/n)                                   # ∂var/∂x = 2(x - mean)/n, ∂mean/∂x = 1/n
+        c1 = g_mean.div_(n).addcmul_(c2, mean0 - mean)         # x - mean = d + (mean0 - mean)
+        gx = torch.sub(xf, m0, out=t).mul_(_spread(c2, t)).addcmul_(g, _spread(scale, t)).add_(_spread(c1, t))
+        x_dtype,a_dtype = ctx.dtypes
+        return (gx.to(x_dtype), (g_scale*rstd).view(mults.shape).to(mults.dtype), g_adds.view(mults.shape).to(a_dtype),
+                None, None)
 
+# %% ../nbs/07_batchnorm.ipynb #a7c4e2f1
+class RowNorm(torch.autograd.Function):
+    """`(x - mean)·mults/√(var + eps) + adds` with statistics per item: `x` viewed as (N, P, K, S) (`view`), the mean
+    and variance taken over (K, S) for each (n, p), a row of memory; `mults` and `adds` viewed as (P, K, 1)"""
+    @staticmethod
+    def forward(ctx, x, mults, adds, view, eps):
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        xv,n = xf.reshape(view),view[2]*view[3]                # n values per statistic
+        gamma,beta = mults.view(view[1], view[2], 1),adds.view(view[1], view[2], 1)
+        mean0 = xv.mean((2,3), keepdim=True)                   # pass 1
+        y = xv - mean0                                         # pass 2: the deviations d, in the output's memory...
+        dm = y.mean((2,3), keepdim=True)                       # (the rounding error of mean0)
+        var = torch.linalg.vector_norm(y, 2, (2,3), keepdim=True).square_().div_(n).addcmul_(dm, dm, value=-1)  # ...Σd²
+        rstd = (var + eps).rsqrt_()
+        scale = gamma*rstd                                     # (N, P, K, 1)
+        y.mul_(scale).add_(torch.addcmul(beta, dm, scale, value=-1))   # (x - mean)·scale + adds = d·scale + adds - dm·scale
+        ctx.save_for_backward(xv, mean0, dm, rstd, gamma, scale)
+        ctx.info = x.shape,x.dtype,mults.shape,adds.dtype
+        return y.view(x.shape).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        xv,mean0,dm,rstd,gamma,scale = ctx.saved_tensors
+        x_shape,x_dtype,m_shape,a_dtype = ctx.info
+        g,n = g.reshape(xv.shape),xv.shape[2]*xv.shape[3]
+        t = xv - mean0                                         # d: the backward's one activation-sized tensor
+        sg = g.sum(3, keepdim=True)                            # Σ g, per (n, p, k)
+        sgd = t.mul_(g).sum(3, keepdim=True).addcmul_(sg, dm, value=-1)   # Σ g·(x - mean)
+        a = (sg*gamma).sum(2, keepdim=True)                    # per statistic: Σ g·γ...
+        b = (sgd*gamma).sum(2, keepdim=True)                   # ...and Σ g·γ·(x - mean)
+        c2 = b.mul_(rstd.pow(3)).div_(-n)                      # ∂L/∂x = g·scale + c2·(x - mean) - a·rstd/n
+        c1 = torch.addcmul(a.mul_(rstd).div_(-n), c2, dm, value=-1)   # x - mean = d - dm
+        gx = torch.sub(xv, mean0, out=t).mul_(c2).add_(c1).addcmul_(g, scale)
+        g_mults,g_adds = (sgd*rstd).sum(0),sg.sum(0)
+        return gx.view(x_shape).to(x_dtype), g_mults.view(m_shape).to(gamma.dtype), g_adds.view(m_shape).to(a_dtype), None, None
 
 # %% ../nbs/07_batchnorm.ipynb #b0bb94d1
 def _eval_norm(x, mean, var, mults, adds, eps):
@@ -279,35 +320,35 @@ class FastBatchNorm(BatchNorm):
         if not self.training and not torch.is_grad_enabled() and x.numel():
             return _eval_norm(x, self.means, self.vars, self.mults, self.adds, self.eps)
         if not self.training or n <= 1: return super().forward(x)          # eval, and the cases that raise or are empty
-        y,mean,var,_,_ = FusedNorm.apply(x, self.mults, self.adds, (0,2,3), self.eps)
+        y,mean,var,_,_ = FusedNorm.apply(x, self.mults, self.adds, self.eps)
         with torch.no_grad():
             self.means.lerp_(mean.to(self.means.dtype), self.mom)
             self.vars .lerp_((var*n/(n-1)).to(self.vars.dtype), self.mom)
         return y
 
 class FastLayerNorm(LayerNorm):
-    "`LayerNorm`, through `FusedNorm`"
+    "`LayerNorm`, through `RowNorm`: one row per item"
     def forward(self, x):
         check_nchw(x, None, 'LayerNorm')
         if math.prod(x.shape[1:]) == 1 or not x.numel(): return super().forward(x)
-        return FusedNorm.apply(x, self.mult, self.add, (1,2,3), self.eps)[0]
+        return RowNorm.apply(x, self.mult, self.add, (x.shape[0], 1, 1, math.prod(x.shape[1:])), self.eps)
 
 class FastInstanceNorm(InstanceNorm):
-    "`InstanceNorm`, through `FusedNorm`"
+    "`InstanceNorm`, through `RowNorm`: one row per item and channel"
     def forward(self, x):
         check_nchw(x, self.nf, 'InstanceNorm')
-        if x.shape[2]*x.shape[3] == 1 or not x.numel(): return super().forward(x)
-        return FusedNorm.apply(x, self.mults, self.adds, (2,3), self.eps)[0]
+        n,c,h,w = x.shape
+        if h*w == 1 or not x.numel(): return super().forward(x)
+        return RowNorm.apply(x, self.mults, self.adds, (n, c, 1, h*w), self.eps)
 
 class FastGroupNorm(GroupNorm):
-    "`GroupNorm`, through `FusedNorm`"
+    "`GroupNorm`, through `RowNorm`: one row per item and group"
     def forward(self, x):
         check_nchw(x, self.nf, 'GroupNorm')
         n,c,h,w = x.shape
         g = self.num_groups
         if c//g*h*w == 1 or not x.numel(): return super().forward(x)
-        xg = x.reshape(n, g, c//g, h, w)
-        return FusedNorm.apply(xg, self.mults.view(g, c//g, 1, 1), self.adds.view(g, c//g, 1, 1), (2,3,4), self.eps)[0].view(x.shape)
+        return RowNorm.apply(x, self.mults, self.adds, (n, g, c//g, h*w), self.eps)
 
 class FastRunningBatchNorm(RunningBatchNorm):
     "`RunningBatchNorm`, trained through `FusedNorm`"
@@ -326,7 +367,7 @@ class FastRunningBatchNorm(RunningBatchNorm):
         w_old,w_new = (1-mom1)*count,mom1*n
         count = w_old + w_new
         floor = (self.batch + bs < 20).to(dt) * 0.01                    # the first 20 items: a floor on the variance
-        y,_,_,M,V = FusedNorm.apply(x, self.mults, self.adds, (0,2,3), self.eps, (means, vars, w_new/count, w_old/count, floor))
+        y,_,_,M,V = FusedNorm.apply(x, self.mults, self.adds, self.eps, (means, vars, w_new/count, w_old/count, floor))
         with torch.no_grad():
             self.means.copy_(M); self.vars.copy_(V); self.count.copy_(count); self.batch += bs
         return y
