@@ -9,14 +9,14 @@ __all__ = ['normalize', 'accuracy', 'Dataset', 'batch_dl', 'get_dls', 'DataBunch
 
 # %% ../nbs/05_foundations.ipynb #df8311a6
 from .nb_00 import *
-import bisect, itertools, re, time
+import bisect, copy, itertools, re, sys, time
 from functools import partial
 from typing import *
 import matplotlib.pyplot as plt
 import torch.nn.functional as F
 from torch import nn, optim
 from torch.utils.data import DataLoader, BatchSampler, RandomSampler, SequentialSampler
-from fastprogress.fastprogress import master_bar, progress_bar, format_time
+from fastprogress.fastprogress import master_bar, progress_bar, format_time, IN_NOTEBOOK
 
 # %% ../nbs/05_foundations.ipynb #9d2c7945
 def normalize(x, m, s): return (x-m)/s
@@ -225,12 +225,16 @@ class AvgStatsCallback(Callback):
         self.logger(str(self.valid_stats))
 
 # %% ../nbs/05_foundations.ipynb #837245a4
+def _hypers(opt):
+    "The hyper-parameter dicts of `opt`, one per group: `opt.hypers` (nb_09's `Optimizer`) or torch.optim's `opt.param_groups`"
+    return opt.hypers if hasattr(opt, 'hypers') else opt.param_groups
+
 class Recorder(Callback):
     "Record each parameter group's learning rate and the loss of each training batch"
-    def begin_fit(self): self.lrs,self.losses = [[] for _ in self.opt.param_groups],[]
+    def begin_fit(self): self.lrs,self.losses = [[] for _ in _hypers(self.opt)],[]
     def after_batch(self):
         if not self.in_train: return
-        for pg,lrs in zip(self.opt.param_groups, self.lrs): lrs.append(pg['lr'])
+        for pg,lrs in zip(_hypers(self.opt), self.lrs): lrs.append(pg['lr'])
         self.losses.append(self.loss.detach())
     def plot_lr(self, pgid=-1): plt.plot(self.lrs[pgid]); plt.xlabel('batch'); plt.ylabel('learning rate')
     def plot_loss(self, skip_last=0):
@@ -246,7 +250,10 @@ class ParamScheduler(Callback):
     _order = 1
     def __init__(self, pname, sched_funcs): self.pname,self.sched_funcs = pname,sched_funcs
     def begin_fit(self):
-        fs,n = listify(self.sched_funcs),len(self.opt.param_groups)
+        fs,n = listify(self.sched_funcs),len(_hypers(self.opt))
+        missing = [i for i,h in enumerate(_hypers(self.opt)) if self.pname not in h]
+        if missing: raise KeyError(f"ParamScheduler({self.pname!r}): parameter group {missing[0]} of {type(self.opt).__name__} has no "
+                                   f"hyper-parameter {self.pname!r}; it has {', '.join(k for k in _hypers(self.opt)[missing[0]] if k != 'params')}")
         bad = [f for f in fs if not callable(f)]
         if bad: raise TypeError(f"ParamScheduler({self.pname!r}): a schedule must be a function of the position in [0, 1] "
                                 f"(e.g. sched_lin(0.1, 1.)), got {bad[0]!r}")
@@ -255,7 +262,7 @@ class ParamScheduler(Callback):
                              f"schedule (used for every group) or one per group. To chain phases, use combine_scheds(pcts, scheds).")
         self._fs = fs*n if len(fs)==1 else fs
     def set_param(self):
-        for pg,f in zip(self.opt.param_groups, self._fs): pg[self.pname] = f(self.n_epochs/self.epochs)
+        for pg,f in zip(_hypers(self.opt), self._fs): pg[self.pname] = f(self.n_epochs/self.epochs)
     def begin_batch(self):
         if self.in_train: self.set_param()
 
@@ -289,25 +296,43 @@ def combine_scheds(pcts, scheds):
 
 # %% ../nbs/05_foundations.ipynb #b11eda2e
 class LR_Find(Callback):
-    "Grow the lr exponentially from `min_lr` to `max_lr`; stop after `max_iter` batches or when the loss explodes"
+    "Grow the lr exponentially from `min_lr` to `max_lr`; stop after `max_iter` batches or when the loss explodes; then restore the weights"
     _order = 1
     def __init__(self, max_iter=100, min_lr=1e-6, max_lr=10): store_attr()
-    def begin_fit(self): self.best_loss = math.inf
+    def begin_fit(self):
+        self.best_loss = math.inf
+        self.saved = copy.deepcopy((self.model.state_dict(), self.opt.state_dict()))
+    def after_fit(self):
+        "The search trains at ever larger rates: put the model and optimizer back as they were before it"
+        saved = self.__dict__.pop('saved', None)
+        if saved is None: return                      # begin_fit never ran
+        self.model.load_state_dict(saved[0]); self.opt.load_state_dict(saved[1])
     def begin_batch(self):
         if not self.in_train: return
         lr = self.min_lr * (self.max_lr/self.min_lr) ** (self.n_iter/self.max_iter)
-        for pg in self.opt.param_groups: pg['lr'] = lr
+        for pg in _hypers(self.opt): pg['lr'] = lr
     def after_step(self):
         loss = self.loss.item()
         if self.n_iter >= self.max_iter-1 or not math.isfinite(loss) or loss > self.best_loss*10: raise CancelTrainException()
         self.best_loss = min(self.best_loss, loss)
 
 # %% ../nbs/05_foundations.ipynb #36ef2be2
+class _LogBar():
+    "Stands in for fastprogress's bars where none can be drawn (a log file, a pipe): it prints the lines, table rows as columns"
+    def __init__(self, *args, **kwargs): pass
+    def write(self, line, table=False): print('  '.join(line) if table else line)
+    def update(self, val): pass
+    def on_iter_end(self): pass
+
+def _bars():
+    "fastprogress's `master_bar` and `progress_bar` in a notebook or a terminal; elsewhere `_LogBar`, so a log gets no bar updates"
+    return (master_bar, progress_bar) if IN_NOTEBOOK or sys.stdout.isatty() else (_LogBar, _LogBar)
+
 class ProgressCallback(Callback):
     "A fastprogress bar over epochs, with a bar over each epoch's batches inside it"
     _order = -1
     def begin_fit(self):
-        self.mbar,self.start,self.old_logger = master_bar(range(self.epochs)),time.time(),self.run.logger
+        self.mbar,self.start,self.old_logger = _bars()[0](range(self.epochs)),time.time(),self.run.logger
         self.run.logger = self.mbar.write            # the bar appears at its first update, in begin_epoch
     def begin_epoch(self):    self.set_pb()
     def begin_validate(self): self.set_pb()
@@ -319,7 +344,7 @@ class ProgressCallback(Callback):
         mbar.write(f'{self.n_epochs:.4g}/{self.epochs} epochs in {format_time(time.time()-self.start)}')
         mbar.on_iter_end()
     def set_pb(self):
-        self.pb = progress_bar(self.dl, parent=self.mbar, leave=False)
+        self.pb = _bars()[1](self.dl, parent=self.mbar, leave=False)
         self.pb.update(0)
         self.mbar.update(self.epoch)
 
