@@ -2,6 +2,8 @@
 
     python bench/run.py            # training loop, activation stats, norm layers (alone and in a training epoch), data block
     python bench/run.py --only epochs   # just the norm layers in a training epoch of the 07 CNN
+    python bench/run.py --only optim    # our optimizers (09) in a training epoch, and their step alone, vs torch.optim
+    python bench/run.py --only progress # a Learner epoch with ProgressCallback's bars vs without (09c)
     python bench/run.py --course   # also the wall time of nbdev_test for each notebook
 
 Each figure is the median of several interleaved runs (ours, theirs, ours, theirs...), so that
@@ -13,7 +15,9 @@ import argparse, contextlib, io, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from exp.nb_08 import *
+from exp.nb_09c import *
+from unittest import mock
+import exp.nb_05
 
 def median_times(fns, repeats):
     "Run each of `fns` `repeats` times, interleaved; the median seconds of each"
@@ -75,7 +79,7 @@ def plain_epoch(model, opt, data):
                 loss = F.cross_entropy(pred, yb)
                 if train:
                     loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-                    lrs.append(opt.param_groups[-1]['lr']); losses.append(loss.detach())
+                    lrs.append(exp.nb_05._hypers(opt)[-1]['lr']); losses.append(loss.detach())
                 bn = xb.shape[0]
                 tot_loss = tot_loss + loss.detach()*bn; tot_acc = tot_acc + accuracy(pred.detach(), yb)*bn; n += bn
         print(f'{"train" if train else "valid"}: [{float(tot_loss)/n:.6f}, {float(tot_acc)/n:.6f}]')
@@ -194,7 +198,52 @@ def bench_data(repeats, n_per_class=40, size=64):
     return [(f'data block images/s ({n} Imagenette files, {size}px), 0 workers vs a plain PIL loop', n/t0, n/t_plain, '>= 0.9'),
             (f'data block images/s, 2 workers vs a plain PIL loop', n/t2, n/t_plain, 'report')]
 
-# ---------------------------------------------------------------- 5: the course
+# ---------------------------------------------------------------- 5: optimizers (09) and progress bars (09c)
+def bench_optimizers(repeats, n_train=10240, n_valid=2048, steps=200):
+    "A training epoch (plain loop) of the MNIST CNN with our SGD+momentum / Adam vs torch.optim's; and the step alone"
+    x_train,y_train,x_valid,y_valid = get_data()
+    x_train,x_valid = normalize_to(x_train, x_valid)
+    data = DataBunch(*get_dls(Dataset(x_train[:n_train], y_train[:n_train]), Dataset(x_valid[:n_valid], y_valid[:n_valid]), 512), c_out=10)
+    pairs = {'SGD + momentum': (partial(StatefulOptimizer, steppers=[weight_decay, momentum_step], stats=AverageGrad(), mom=0.9, lr=0.1),
+                                partial(optim.SGD, momentum=0.9, lr=0.1), 'torch.optim.SGD(momentum=0.9)'),
+             'Adam': (adam_opt(wd=1e-2, lr=1e-3), partial(optim.AdamW, lr=1e-3, betas=(0.9, 0.99), eps=1e-5, weight_decay=1e-2),
+                      'torch.optim.AdamW')}
+    rows = []
+    for name,(ours,ref,ref_name) in pairs.items():
+        def epoch(opt_func):
+            model = mnist_model(data); opt = opt_func(model.parameters())
+            return quiet(lambda: plain_epoch(model, opt, data))
+        f_ours,f_ref = epoch(ours),epoch(ref)
+        f_ours(); f_ref()
+        t_ours,t_ref,ratios = paired_ratios(f_ours, f_ref, repeats)
+        rows.append((f'training epoch of the MNIST CNN ({n_train//1000}k images) with our {name} vs {ref_name}', t_ours, t_ref, '<= 1.05',
+                     ratio_summary(ratios)))
+        def step(opt_func):
+            model = mnist_model(data); opt = opt_func(model.parameters())
+            for p in model.parameters(): p.grad = torch.randn_like(p)*1e-3
+            def _inner():
+                for _ in range(steps): opt.step()
+            return _inner
+        t_ours,t_ref = median_times([step(ours), step(ref)], repeats)
+        rows.append((f'{name}: optimizer step alone ({steps} steps, the CNN\'s {len(list(mnist_model(data).parameters()))} tensors) vs {ref_name}',
+                     t_ours, t_ref, 'report'))
+    return rows
+
+def bench_progress(repeats, n_train=10240):
+    "A Learner epoch with ProgressCallback's console bars (drawn, as in a terminal) vs without"
+    x_train,y_train,x_valid,y_valid = get_data()
+    data = DataBunch(*get_dls(Dataset(x_train[:n_train], y_train[:n_train]), Dataset(x_valid[:2048], y_valid[:2048]), 256), c_in=1, c_out=10)
+    def fit(extra):
+        learn = Learner(nn.Sequential(Lambda(mnist_resize), *cnn_layers(data)), data, F.cross_entropy, lr=0.1,
+                        cb_funcs=[partial(AvgStatsCallback, accuracy)] + extra)
+        return quiet(lambda: learn.fit(1))
+    with mock.patch.object(exp.nb_05, '_bars', lambda: (master_bar, progress_bar)):      # real bars, even into a pipe
+        f_bar,f_plain = fit([ProgressCallback]),fit([])
+        f_bar(); f_plain()
+        t_bar,t_plain,ratios = paired_ratios(f_bar, f_plain, repeats)
+    return [(f'Learner epoch ({n_train//1000}k MNIST images) with ProgressCallback\'s bars vs without', t_bar, t_plain, '<= 1.01', ratio_summary(ratios))]
+
+# ---------------------------------------------------------------- 6: the course
 def bench_course():
     out = subprocess.run(['nbdev_test', '--timing', '--n_workers', '1'], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, 'MPLBACKEND': 'Agg'})
@@ -208,7 +257,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--course', action='store_true', help='also time nbdev_test on each notebook')
-    ap.add_argument('--only', choices=['loop', 'norms', 'epochs', 'data'], default=None)
+    ap.add_argument('--only', choices=['loop', 'norms', 'epochs', 'data', 'optim', 'progress'], default=None)
     args = ap.parse_args()
     print('machine:', machine())
     rows = []
@@ -216,6 +265,8 @@ if __name__ == '__main__':
     if args.only in (None, 'norms'): rows += bench_norms(args.repeats)
     if args.only in (None, 'epochs'): rows += bench_norm_epochs(args.repeats)
     if args.only in (None, 'data'):  rows += bench_data(args.repeats)
+    if args.only in (None, 'optim'): rows += bench_optimizers(args.repeats)
+    if args.only in (None, 'progress'): rows += bench_progress(args.repeats)
     print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
     for name,a,b,target,*ratio in rows:
         unit = 'img/s' if 'images/s' in name else 's'

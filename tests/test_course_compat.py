@@ -1,8 +1,8 @@
-"""Code typed from the 2019 course notebooks (fastai/course-v3 `nbs/dl2` 06, 07, 07a, 08) runs against `exp`.
+"""Code typed from the 2019 course notebooks (fastai/course-v3 `nbs/dl2` 06 ... 09c) runs against `exp`.
 
 Each test below is one way that code broke before (issue 12): a missing module or name, a different
 call signature, a different return shape, a different indexing rule. The names were listed by reading
-the course's exported modules `exp/nb_00.py` ... `exp/nb_08.py`; the snippets are written here to use
+the course's exported modules `exp/nb_00.py` ... `exp/nb_09c.py`; the snippets are written here to use
 those names the way the course's notebooks do (no course code is copied).
 """
 import importlib, typing
@@ -41,12 +41,17 @@ COURSE_NAMES = {
               'grandparent_splitter split_by_func SplitData OrderedDict uniqueify Processor CategoryProcessor '
               'parent_labeler LabeledData label_by_func ResizeFixed to_byte_tensor to_float_tensor show_image '
               'databunchify normalize_chan norm_imagenette prev_pow_2 model_summary',
+    'nb_09':  'sgd_step Recorder ParamScheduler LR_Find weight_decay l2_reg maybe_update get_defaults Optimizer sgd_opt '
+              'StatefulOptimizer Stat momentum_step lin_comb AverageGrad AverageSqrGrad StepCount debias adam_step adam_opt',
+    'nb_09b': 'param_getter Learner AvgStatsCallback get_learner',
+    'nb_09c': 'time master_bar progress_bar format_time AvgStatsCallback ProgressCallback',
 }
 CHAIN = list(COURSE_NAMES)
 # Which of our modules must give (at least) the names of the course's module of the same number
 # (our nb_00 is data and test helpers, our nb_05 the whole lessons 8-9 recap: course nb_00 .. nb_05)
 OURS = {'nb_00': 'nb_05', 'nb_01': 'nb_05', 'nb_02': 'nb_05', 'nb_03': 'nb_05', 'nb_04': 'nb_05', 'nb_05': 'nb_05',
-        'nb_05b': 'nb_05b', 'nb_06': 'nb_06', 'nb_07': 'nb_07', 'nb_07a': 'nb_07a', 'nb_08': 'nb_08'}
+        'nb_05b': 'nb_05b', 'nb_06': 'nb_06', 'nb_07': 'nb_07', 'nb_07a': 'nb_07a', 'nb_08': 'nb_08',
+        'nb_09': 'nb_09', 'nb_09b': 'nb_09b', 'nb_09c': 'nb_09c'}
 
 def test_nb_05b_importable():
     "The course's 06 starts with `from exp.nb_05b import *`"
@@ -221,3 +226,45 @@ def test_cuda_callback_runs_anywhere():
     learn, run = ns['get_learn_run']([8, 16], data, 0.1, ns['conv_layer'], cbs=cbfs)
     run.fit(1, learn)
     assert len(run.recorder.losses) == 2
+
+# ---- nb_09, nb_09b, nb_09c: the optimizer and the Learner as the course's 09, 09b and 09c use them ----
+def tiny_bunch(ns, n=64):
+    x, y = torch.randn(n, 10), torch.randint(0, 2, (n,))
+    return ns['DataBunch'](*ns['get_dls'](ns['Dataset'](x, y), ns['Dataset'](x, y), 16), c_in=10, c_out=2)
+
+def test_course_09_defaults_and_student_stat():
+    ns = star('nb_09')
+    model = nn.Linear(10, 2)
+    opt = ns['sgd_opt'](model.parameters(), lr=0.1)                     # course 09: wd from weight_decay's _defaults
+    assert opt.hypers[0]['wd'] == 0. and opt.hypers[0]['lr'] == 0.1
+    assert ns['sgd_opt'](model.parameters(), lr=0.1, wd=1e-4).hypers[0]['wd'] == 1e-4
+    class AverageGrad(ns['Stat']):                                      # the first version course 09 types in
+        _defaults = dict(mom=0.9)
+        def init_state(self, p): return {'grad_avg': torch.zeros_like(p.grad.data)}
+        def update(self, p, state, mom, **kwargs):
+            state['grad_avg'].mul_(mom).add_(p.grad.data)
+            return state
+    sgd_mom_opt = partial(ns['StatefulOptimizer'], steppers=[ns['momentum_step'], ns['weight_decay']], stats=AverageGrad(), wd=0.01)
+    learn, run = ns['get_runner'](model, tiny_bunch(ns), lr=0.1, opt_func=sgd_mom_opt, cbs=[partial(ns['AvgStatsCallback'], ns['accuracy'])])
+    run.logger = lambda *a: None
+    run.fit(1, learn)
+    assert all('grad_avg' in st for st in learn.opt.state.values()) and len(learn.opt.state) == 2
+
+def test_course_09b_learner_and_fit_callbacks():
+    ns = star('nb_09b')
+    data = tiny_bunch(ns)
+    learn = ns['Learner'](nn.Linear(10, 2), data, torch.nn.functional.cross_entropy, lr=0.4,
+                          cb_funcs=[partial(ns['AvgStatsCallback'], ns['accuracy']), ns['CudaCallback'], ns['Recorder']])
+    learn.logger = lambda *a: None
+    phases = ns['combine_scheds']([0.3, 0.7], ns['cos_1cycle_anneal'](0.2, 0.6, 0.2))
+    learn.fit(1, ns['ParamScheduler']('lr', phases))                     # course 09b: a callback for this fit only
+    learn.recorder.plot_lr(); learn.recorder.plot_loss(); plt.close('all')
+    assert len(learn.recorder.lrs[0]) == len(data.train_dl)
+
+def test_course_09c_progress_table(capsys):
+    ns = star('nb_09c')
+    learn = ns['Learner'](nn.Linear(10, 2), tiny_bunch(ns), torch.nn.functional.cross_entropy, lr=0.4,
+                          cb_funcs=[partial(ns['AvgStatsCallback'], ns['accuracy']), ns['CudaCallback'], ns['ProgressCallback']])
+    learn.fit(2)
+    out = capsys.readouterr().out
+    assert out.split()[:6] == ['epoch', 'train_loss', 'train_accuracy', 'valid_loss', 'valid_accuracy', 'time']
