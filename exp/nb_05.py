@@ -105,6 +105,19 @@ class TrainEvalCallback(Callback):
         self.model.eval(); self.run.in_train = False
 
 # %% ../nbs/05_foundations.ipynb #cf4fbb38
+def _check_data(data):
+    "A clear error for data a fit cannot use"
+    for name in ('train_dl', 'valid_dl'):
+        if getattr(data, name, None) is None: raise ValueError(f"data.{name} is None: training needs a training and a validation DataLoader")
+    try: n = len(data.train_dl)
+    except TypeError: return                                   # an iterable dataset: its length is unknown
+    if n == 0: raise ValueError("data.train_dl gives no batches, so nothing would train: is the training set empty, "
+                                "or smaller than one batch with drop_last=True?")
+
+def _outside_batch(e):
+    return RuntimeError("CancelBatchException was raised outside a batch: raise CancelEpochException to skip "
+                        "an epoch's batches, or CancelTrainException to stop training")
+
 class Runner():
     "Train a `Learner`, calling each callback at each event in `_order`"
     def __init__(self, cbs=None, cb_funcs=None):
@@ -125,18 +138,18 @@ class Runner():
     def data(self):      return self.learn.data
 
     def one_batch(self, xb, yb):
+        "One batch; a callback that returns True at an event skips the rest of the batch (`after_batch` still runs)"
         try:
             self.xb,self.yb = xb,yb
-            self('begin_batch')
+            if self('begin_batch'): return
             self.pred = self.model(self.xb)
-            self('after_pred')
+            if self('after_pred'): return
             self.loss = self.loss_func(self.pred, self.yb)
-            self('after_loss')
-            if not self.in_train: return
+            if self('after_loss') or not self.in_train: return
             self.loss.backward()
-            self('after_backward')
+            if self('after_backward'): return
             self.opt.step()
-            self('after_step')
+            if self('after_step'): return
             self.opt.zero_grad()
         except CancelBatchException: self('after_cancel_batch')
         finally: self('after_batch')
@@ -147,8 +160,16 @@ class Runner():
             for i,(xb,yb) in enumerate(dl): self.iter = i; self.one_batch(xb, yb)
         except CancelEpochException: self('after_cancel_epoch')
 
+    def phase(self, event, dl):
+        "Send `event`, then run the batches of `dl` unless a callback returned True; a CancelEpochException ends the phase"
+        self.dl = dl
+        try:
+            if not self(event): self.all_batches(dl)
+        except CancelEpochException: self('after_cancel_epoch')
+
     def fit(self, epochs, learn):
         self.epochs,self.learn,self.loss = epochs,learn,torch.tensor(0.)
+        _check_data(learn.data)
         self.cbs.sort(key=lambda cb: cb._order)
         was_training,err = learn.model.training,None
         self.zero_grad()                                 # start from no gradients
@@ -157,13 +178,12 @@ class Runner():
             self('begin_fit')
             for epoch in range(epochs):
                 self.epoch = epoch
-                self.dl = self.data.train_dl
-                if not self('begin_epoch'): self.all_batches(self.dl)
-                self.dl = self.data.valid_dl
-                with torch.no_grad():
-                    if not self('begin_validate'): self.all_batches(self.dl)
-                self('after_epoch')
+                self.phase('begin_epoch', self.data.train_dl)
+                with torch.no_grad(): self.phase('begin_validate', self.data.valid_dl)
+                try: self('after_epoch')
+                except CancelEpochException: self('after_cancel_epoch')
         except CancelTrainException: self('after_cancel_train')
+        except CancelBatchException as e: err = _outside_batch(e); raise err from e
         except BaseException as e: err = e; raise
         finally: self.end_fit(was_training, err)
 
@@ -178,7 +198,7 @@ class Runner():
         if not failed: return
         main = err if err is not None else failed[0][1]
         for cb,e in failed:
-            if e is not main: main.add_note(f"{type(cb).__name__}.after_fit also failed: {type(e).__name__}: {e}")
+            if e is not main and hasattr(main, 'add_note'): main.add_note(f"{type(cb).__name__}.after_fit also failed: {type(e).__name__}: {e}")
         if err is None: raise main
 
     def zero_grad(self):

@@ -3,24 +3,16 @@
 # %% auto #0
 __all__ = ['param_getter', 'Learner', 'get_learner']
 
-# %% ../nbs/09b_learner.ipynb #16269e6d
+# %% ../nbs/09b_learner.ipynb #4c4d645f
 from .nb_09 import *
+from .nb_05 import _check_data, _outside_batch
 
-# %% ../nbs/09b_learner.ipynb #c14b8989
+# %% ../nbs/09b_learner.ipynb #cedc623a
 def param_getter(m): return m.parameters()
 
 def _print_log(o):
     "Print a log line; a list (a row of a table) as its items separated by two spaces"
     print('  '.join(map(str, o)) if isinstance(o, (list, tuple)) else o)
-
-def _check_data(data):
-    "A clear error for data a fit cannot use"
-    for name in ('train_dl', 'valid_dl'):
-        if getattr(data, name, None) is None: raise ValueError(f"data.{name} is None: a Learner needs a training and a validation DataLoader")
-    try: n = len(data.train_dl)
-    except TypeError: return                                   # an iterable dataset: its length is unknown
-    if n == 0: raise ValueError("data.train_dl gives no batches, so nothing would train: is the training set empty, "
-                                "or smaller than one batch with drop_last=True?")
 
 class Learner():
     "Model, data, loss and optimizer in one object whose `fit` runs the training loop, calling each callback at each event"
@@ -91,10 +83,7 @@ class Learner():
                     try: self('after_epoch')
                     except CancelEpochException: self('after_cancel_epoch')
             except CancelTrainException: self('after_cancel_train')
-            except CancelBatchException as e:
-                err = RuntimeError("CancelBatchException was raised outside a batch: raise CancelEpochException to skip "
-                                   "an epoch's batches, or CancelTrainException to stop training")
-                raise err from e
+            except CancelBatchException as e: err = _outside_batch(e); raise err from e
             except BaseException as e: err = e; raise
             finally: self.end_fit(was_training, err)
         finally: self.remove_cbs(cbs)
@@ -119,12 +108,12 @@ class Learner():
         for cb in sorted(self.cbs, key=lambda x: x._order): res = cb(cb_name) or res
         return res
 
-# %% ../nbs/09b_learner.ipynb #1947d8c8
+# %% ../nbs/09b_learner.ipynb #956ac15b
 def get_learner(nfs, data, lr, layer, loss_func=F.cross_entropy, cb_funcs=None, opt_func=sgd_opt, **kwargs):
     "A Kaiming-initialized CNN of widths `nfs` built from `layer`, in a `Learner`"
     model = get_cnn_model(data, nfs, layer, **kwargs)
     init_cnn(model)
     return Learner(model, data, loss_func, lr=lr, cb_funcs=cb_funcs, opt_func=opt_func)
 
-# %% ../nbs/09b_learner.ipynb #33b29df5
+# %% ../nbs/09b_learner.ipynb #23a6e0b5
 __all__ = [o for o in list(globals()) if not o.startswith('_')]

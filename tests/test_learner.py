@@ -63,25 +63,38 @@ def test_same_events_and_weights_as_runner(cbs):
     assert ev_r == ev_l
     for a, b in zip(w_r, w_l): assert torch.equal(a, b)
 
+def fitter(kind, cbs, data=None, model=None):
+    "A fit with `cbs` by nb_05's Runner or by the Learner: (fit(epochs), the object holding model and data)"
+    data, model = data or tiny_data(), model or mlp()
+    if kind == 'runner':
+        learn, run = get_runner(model, data, lr=0.1, cbs=cbs, opt_func=sgd_opt)
+        return (lambda n: run.fit(n, learn)), learn
+    learn = Learner(model, data, F.cross_entropy, lr=0.1, cbs=cbs)
+    return learn.fit, learn
+
+KINDS = ['runner', 'learner']
+
+@pytest.mark.parametrize('kind', KINDS)
 @pytest.mark.parametrize('event', ['begin_epoch', 'begin_validate', 'after_epoch'])
-def test_cancel_epoch_outside_the_batches_does_not_escape(event):
+def test_cancel_epoch_outside_the_batches_does_not_escape(event, kind):
     class C(Callback): pass
     setattr(C, event, lambda self: (_ for _ in ()).throw(CancelEpochException()))
     log = EventLog()
-    learn = Learner(mlp(), tiny_data(), F.cross_entropy, lr=0.1, cbs=[log, C()])
-    learn.fit(2)
+    fit, learn = fitter(kind, [log, C()])
+    fit(2)
     assert log.events.count('after_cancel_epoch') == 2 and log.events[-1] == 'after_fit'
     if event == 'begin_epoch': assert 'after_step' not in log.events
     if event == 'begin_validate': assert log.events.count('begin_batch') == 2*len(learn.data.train_dl)
 
+@pytest.mark.parametrize('kind', KINDS)
 @pytest.mark.parametrize('event', ['begin_batch', 'after_pred', 'after_loss', 'after_backward', 'after_step'])
-def test_returning_true_skips_the_rest_of_the_batch(event):
+def test_returning_true_skips_the_rest_of_the_batch(event, kind):
     class Skip(Callback): pass
     setattr(Skip, event, lambda self: self.in_train)
     log = EventLog()
-    learn = Learner(mlp(), tiny_data(), F.cross_entropy, lr=0.1, cbs=[log, Skip()])
+    fit, learn = fitter(kind, [log, Skip()])
     w = [p.detach().clone() for p in learn.model.parameters()]
-    learn.fit(1)
+    fit(1)
     order = ['begin_batch', 'after_pred', 'after_loss', 'after_backward', 'after_step']
     later = order[order.index(event)+1:]
     n, v = len(learn.data.train_dl), len(learn.data.valid_dl)
@@ -121,6 +134,15 @@ def test_failing_after_fit_does_not_hide_the_error():
     with pytest.raises(KeyError) as e: learn.fit(1, cbs=[Boom(), Broken()])
     assert any('Broken.after_fit also failed' in n for n in getattr(e.value, '__notes__', ['Broken.after_fit also failed']))
     with pytest.raises(ValueError, match='cleanup failed'): learn.fit(1, cbs=[Broken()])
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_bad_data_and_misplaced_cancel(kind):
+    data = tiny_data()
+    with pytest.raises(ValueError, match='data.valid_dl is None'): fitter(kind, [], DataBunch(data.train_dl, None))[0](1)
+    with pytest.raises(ValueError, match='gives no batches'): fitter(kind, [], DataBunch(DataLoader([], batch_size=4), data.valid_dl))[0](1)
+    class Early(Callback):
+        def begin_validate(self): raise CancelBatchException()
+    with pytest.raises(RuntimeError, match='outside a batch'): fitter(kind, [Early()])[0](1)
 
 def test_clear_errors():
     data = tiny_data()
