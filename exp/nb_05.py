@@ -118,6 +118,19 @@ def _outside_batch(e):
     return RuntimeError("CancelBatchException was raised outside a batch: raise CancelEpochException to skip "
                         "an epoch's batches, or CancelTrainException to stop training")
 
+def _after_fit(cbs, model, was_training, err=None):
+    "Every callback's `after_fit`, even if one fails; `model` back in its mode; raise the first failure unless `err` is on its way"
+    failed = []
+    for cb in cbs:
+        try: cb('after_fit')
+        except Exception as e: failed.append((cb, e))
+    model.train(was_training)
+    if not failed: return
+    main = err if err is not None else failed[0][1]
+    for cb,e in failed:
+        if e is not main and hasattr(main, 'add_note'): main.add_note(f"{type(cb).__name__}.after_fit also failed: {type(e).__name__}: {e}")
+    if err is None: raise main
+
 class Runner():
     "Train a `Learner`, calling each callback at each event in `_order`"
     def __init__(self, cbs=None, cb_funcs=None):
@@ -190,16 +203,7 @@ class Runner():
     def end_fit(self, was_training, err=None):
         "Run every callback's `after_fit` even if one fails; put the model back in its mode; never hide `err`"
         if err is not None: self.zero_grad()           # a failed batch's gradients are not for the next fit
-        failed = []
-        for cb in self.cbs:
-            try: cb('after_fit')
-            except Exception as e: failed.append((cb, e))
-        self.model.train(was_training)
-        if not failed: return
-        main = err if err is not None else failed[0][1]
-        for cb,e in failed:
-            if e is not main and hasattr(main, 'add_note'): main.add_note(f"{type(cb).__name__}.after_fit also failed: {type(e).__name__}: {e}")
-        if err is None: raise main
+        _after_fit(self.cbs, self.model, was_training, err)
 
     def zero_grad(self):
         "Clear the gradients of the model's and the optimizer's parameters"
@@ -299,7 +303,9 @@ def sched_cos(start, end, pos): return start + (1 + math.cos(math.pi*(1-pos))) *
 @annealer
 def sched_no(start, end, pos):  return start
 @annealer
-def sched_exp(start, end, pos): return start * (end/start) ** pos
+def sched_exp(start, end, pos):
+    if not (start > 0 and end > 0): raise ValueError(f"sched_exp({start}, {end}): an exponential schedule needs start and end > 0 (use sched_lin or sched_cos to reach 0)")
+    return start * (end/start) ** pos
 
 def cos_1cycle_anneal(start, high, end): return [sched_cos(start, high), sched_cos(high, end)]
 

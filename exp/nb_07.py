@@ -147,6 +147,7 @@ class GroupNorm(nn.Module):
     "Normalize each item over groups of `nf//num_groups` channels (and all positions); per-channel scale and shift"
     def __init__(self, num_groups, nf, eps=1e-5):
         super().__init__()
+        if not (isinstance(num_groups, int) and num_groups >= 1): raise ValueError(f"GroupNorm: num_groups={num_groups!r} must be a positive int")
         if nf % num_groups: raise ValueError(f"GroupNorm: {nf} channels cannot be split into {num_groups} equal groups")
         self.num_groups,self.nf,self.eps = num_groups,nf,eps
         self.mults = nn.Parameter(torch.ones (nf,1,1))
@@ -192,8 +193,9 @@ class RunningBatchNorm(nn.Module):
         t = w_new/count                                         # this batch's share (exactly 1 on the first step)
         vars  = vars.lerp(var, t) + t*(w_old/count)*(mean-means).square()   # = sqrs.lerp(...)/count - means²
         means = means.lerp(mean, t)                             # = sums.lerp(...)/count
-        with torch.no_grad():
-            self.means.copy_(means); self.vars.copy_(vars); self.count.copy_(count); self.batch += bs
+        with torch.no_grad():   # rebind, not copy_: torch.compile gets wrong gradients from in-place updates of buffers the graph read
+            self.means,self.vars = means.detach().to(self.means.dtype),vars.detach().to(self.vars.dtype)
+            self.count,self.batch = count.detach().to(self.count.dtype),self.batch + bs
         return means,vars
 
     def forward(self, x):

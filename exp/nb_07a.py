@@ -58,15 +58,21 @@ def _has_weight(l): return is_lin_layer(l) and not isinstance(l, nn.ReLU)
 
 class _AllSeen(Exception): pass
 
+def _restore_buffers(model, saved):
+    "Put back the buffers (BatchNorm's running statistics...) saved as `{name: tensor}`"
+    with torch.no_grad():
+        for n,b in saved.items(): model.get_buffer(n).copy_(b)     # in place: callers may hold the buffer (ConvLayer.bias)
+
 def _record(model, ms, xb):
-    "Mean and std of each `ms` output when `model` runs on `xb` (None for a module the forward never called)"
-    stats,ids = {},{id(m) for m in ms}
+    "Mean and std of each `ms` output when `model` runs on `xb` (None for a module the forward never called); buffers untouched"
+    stats,ids,saved = {},{id(m) for m in ms},{n: b.clone() for n,b in model.named_buffers()}
     def _rec(hook, mod, inp, outp):
         stats[id(mod)] = [o.item() for o in torch.std_mean(outp.detach().float())][::-1]
         if set(stats) == ids: raise _AllSeen()  # every layer asked for has spoken: the rest of the forward is not needed
     with torch.no_grad(), Hooks(ms, _rec):
         try: model(xb.to(_model_device(model)))
         except _AllSeen: pass
+        finally: _restore_buffers(model, saved)            # measuring must not move BatchNorm's running statistics
     return [stats.get(id(m)) for m in ms]
 
 def _not_called(model, m):
@@ -87,10 +93,17 @@ def _find_model(m, model, caller):
     if isinstance(mdl, nn.Module) and any(o is m for o in mdl.modules()): return mdl
     return m
 
+def _check_lsuv_args(xb, max_iter):
+    "A clear error for a batch LSUV cannot normalize with, or no iterations to do it in"
+    if not (isinstance(max_iter, int) and max_iter >= 1): raise ValueError(f"LSUV: max_iter={max_iter!r} must be an int >= 1")
+    if not torch.isfinite(xb).all(): raise ValueError("LSUV: the batch has NaN or infinite values: check the data (and its normalization)")
+    if xb.numel() < 2 or xb.float().std() == 0: raise ValueError("LSUV: the batch is constant, so no layer's output can have std 1: pass a batch of real inputs")
+
 def lsuv_module(model, m, xb=None, tol=1e-3, max_iter=10):
     "Scale `m.weight` and shift `m.bias` until `m`'s output on `xb` has std 1 and mean 0; return (mean, std)"
     if xb is None and isinstance(m, torch.Tensor):  # the course's call: lsuv_module(m, xb)
         m,xb,model = model,m,_find_model(model, None, sys._getframe(1).f_globals)
+    _check_lsuv_args(xb, max_iter)
     has_bias = getattr(m, 'bias', None) is not None
     name = _name_of(model, m)
     def stats():
@@ -125,6 +138,7 @@ def lsuv_layers(model):
 
 def lsuv_init(model, xb, ms=None, ortho=False, tol=1e-3, max_iter=10):
     "LSUV-initialize `model` on batch `xb` (optionally from an orthonormal start); each layer's (mean, std), None if skipped"
+    _check_lsuv_args(xb, max_iter)
     ms = lsuv_layers(model) if ms is None else list(ms)
     unused = [m for m,r in zip(ms, _record(model, ms, xb)) if r is None]
     if unused: warnings.warn(f"lsuv_init skips {', '.join(repr(_name_of(model, m)) for m in unused)}: not called by the "

@@ -3,11 +3,11 @@
 # %% auto #0
 __all__ = ['param_getter', 'Learner', 'get_learner']
 
-# %% ../nbs/09b_learner.ipynb #4c4d645f
+# %% ../nbs/09b_learner.ipynb #d1daff81
 from .nb_09 import *
-from .nb_05 import _check_data, _outside_batch
+from .nb_05 import _after_fit, _check_data, _outside_batch
 
-# %% ../nbs/09b_learner.ipynb #cedc623a
+# %% ../nbs/09b_learner.ipynb #df5f4f74
 def param_getter(m): return m.parameters()
 
 def _print_log(o):
@@ -91,16 +91,7 @@ class Learner():
     def end_fit(self, was_training, err=None):
         "Every callback's `after_fit`, even if one fails; the model back in its mode; `err`, if any, is not hidden"
         if err is not None: self.model.zero_grad(set_to_none=True)     # a failed batch's gradients are not for the next fit
-        failed = []
-        for cb in sorted(self.cbs, key=lambda x: x._order):
-            try: cb('after_fit')
-            except Exception as e: failed.append((cb, e))
-        self.model.train(was_training)
-        if not failed: return
-        main = err if err is not None else failed[0][1]
-        for cb,e in failed:
-            if e is not main and hasattr(main, 'add_note'): main.add_note(f"{type(cb).__name__}.after_fit also failed: {type(e).__name__}: {e}")
-        if err is None: raise main
+        _after_fit(sorted(self.cbs, key=lambda x: x._order), self.model, was_training, err)
 
     def __call__(self, cb_name):
         if cb_name not in self.ALL_CBS: raise ValueError(f"unknown event {cb_name!r}; the events are {', '.join(sorted(self.ALL_CBS))}")
@@ -108,12 +99,12 @@ class Learner():
         for cb in sorted(self.cbs, key=lambda x: x._order): res = cb(cb_name) or res
         return res
 
-# %% ../nbs/09b_learner.ipynb #956ac15b
+# %% ../nbs/09b_learner.ipynb #2b6b242c
 def get_learner(nfs, data, lr, layer, loss_func=F.cross_entropy, cb_funcs=None, opt_func=sgd_opt, **kwargs):
     "A Kaiming-initialized CNN of widths `nfs` built from `layer`, in a `Learner`"
     model = get_cnn_model(data, nfs, layer, **kwargs)
     init_cnn(model)
     return Learner(model, data, loss_func, lr=lr, cb_funcs=cb_funcs, opt_func=opt_func)
 
-# %% ../nbs/09b_learner.ipynb #23a6e0b5
+# %% ../nbs/09b_learner.ipynb #4dfa8f4c
 __all__ = [o for o in list(globals()) if not o.startswith('_')]

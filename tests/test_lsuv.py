@@ -77,3 +77,17 @@ def test_unused_layer():
         assert res[1] is None and len(ws) == 1 and "'unused'" in str(ws[0].message)
         try: lsuv_module(m, m.unused, xb); raise AssertionError('no LSUVError')
         except LSUVError as e: assert "'unused'" in str(e)''')
+
+def test_lsuv_leaves_running_statistics_alone():
+    "LSUV runs forward passes to measure the layers: BatchNorm's (and RunningBatchNorm's) running statistics must not move"
+    run_py('''
+        from exp.nb_07 import RunningBatchNorm
+        m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3), RunningBatchNorm(8))
+        before = {k: v.clone() for k,v in m.named_buffers()}
+        xb = torch.randn(64, 1, 12, 12)*3 + 1
+        lsuv_init(m, xb)
+        lsuv_module(m, m[3], xb)
+        after = dict(m.named_buffers())
+        assert set(after) == set(before) and all(torch.equal(after[k], before[k]) for k in before), [k for k in before if not torch.equal(after[k], before[k])]
+        assert m.training
+''')
