@@ -4,6 +4,7 @@
     python bench/run.py --only epochs   # just the norm layers in a training epoch of the 07 CNN
     python bench/run.py --only optim    # our optimizers (09) in a training epoch, and their step alone, vs torch.optim
     python bench/run.py --only progress # a Learner epoch with ProgressCallback's bars vs without (09c)
+    python bench/run.py --only augment  # augmentation (10): our PIL pipeline vs torchvision.transforms.v2, batch vs per image
     python bench/run.py --course   # also the wall time of nbdev_test for each notebook
 
 Each figure is the median of several interleaved runs (ours, theirs, ours, theirs...), so that
@@ -15,7 +16,7 @@ import argparse, contextlib, io, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from exp.nb_09c import *
+from exp.nb_10 import *
 from unittest import mock
 import exp.nb_05
 
@@ -243,7 +244,43 @@ def bench_progress(repeats, n_train=10240):
         t_bar,t_plain,ratios = paired_ratios(f_bar, f_plain, repeats)
     return [(f'Learner epoch ({n_train//1000}k MNIST images) with ProgressCallback\'s bars vs without', t_bar, t_plain, '<= 1.01', ratio_summary(ratios))]
 
-# ---------------------------------------------------------------- 6: the course
+# ---------------------------------------------------------------- 6: augmentation (10)
+def torchvision_v2():
+    "torchvision.transforms.v2 (see tests/test_augmentation.py: PyPI's wheel needs CUDA torch for its compiled ops, not for these)"
+    with mock.patch('torch.library.register_fake', lambda *a, **k: (lambda f: f)):
+        import torchvision
+    from torchvision.transforms import v2
+    return v2
+
+class _Files(torch.utils.data.Dataset):
+    "Image files read with PIL and passed through `tfm`"
+    def __init__(self, files, tfm): self.files,self.tfm = files,tfm
+    def __len__(self): return len(self.files)
+    def __getitem__(self, i): return self.tfm(PIL.Image.open(self.files[i]).convert('RGB'))
+
+def bench_augment(repeats, n_per_class=40, size=128):
+    "Images/s of decode + random resized crop + flip + to tensor: ours (PIL) vs torchvision.transforms.v2; batch vs per-image augmentation"
+    v2 = torchvision_v2()
+    files = take_per_class([o for o in get_files(find_imagenette(), image_extensions, recurse=True) if grandparent_splitter(o, 'val') is False], n_per_class)
+    ours = _Files(files, lambda im: compose(im, [RandomResizedCrop(size), PilRandomFlip(), np_to_float]))
+    theirs = _Files(files, v2.Compose([v2.RandomResizedCrop(size), v2.RandomHorizontalFlip(), v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True)]))
+    def run(ds, workers):
+        dl = DataLoader(ds, batch_size=64, num_workers=workers, multiprocessing_context='fork' if workers else None)
+        return lambda: [None for _ in dl]
+    n,rows = len(files),[]
+    for workers in (0, 2):
+        t_ours,t_theirs = median_times([run(ours, workers), run(theirs, workers)], repeats)
+        rows.append((f'augmented images/s ({n} Imagenette files -> {size}px: decode, random resized crop, flip, to tensor), {workers} workers, '
+                     f'ours (PIL) vs torchvision.transforms.v2', n/t_ours, n/t_theirs, '>= 0.9'))
+    ims = [PIL.Image.open(f).convert('RGB').resize((160, 160)) for f in files[:64]]
+    xb = torch.stack([np_to_float(im) for im in ims])
+    per_image = lambda: torch.stack([np_to_float(compose(im, [RandomResizedCrop(size), PilRandomFlip()])) for im in ims])
+    t_batch,t_img = median_times([lambda: affine_augment(xb, size), per_image], repeats)
+    rows.append((f'augmenting a batch of 64 decoded 160px images to {size}px on the CPU: affine_augment (flip, rotate, crop) vs the per-image PIL path',
+                 t_batch, t_img, 'report'))
+    return rows
+
+# ---------------------------------------------------------------- 7: the course
 def bench_course():
     out = subprocess.run(['nbdev_test', '--timing', '--n_workers', '1'], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, 'MPLBACKEND': 'Agg'})
@@ -257,7 +294,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--course', action='store_true', help='also time nbdev_test on each notebook')
-    ap.add_argument('--only', choices=['loop', 'norms', 'epochs', 'data', 'optim', 'progress'], default=None)
+    ap.add_argument('--only', choices=['loop', 'norms', 'epochs', 'data', 'optim', 'progress', 'augment'], default=None)
     args = ap.parse_args()
     print('machine:', machine())
     rows = []
@@ -267,6 +304,7 @@ if __name__ == '__main__':
     if args.only in (None, 'data'):  rows += bench_data(args.repeats)
     if args.only in (None, 'optim'): rows += bench_optimizers(args.repeats)
     if args.only in (None, 'progress'): rows += bench_progress(args.repeats)
+    if args.only in (None, 'augment'): rows += bench_augment(args.repeats)
     print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
     for name,a,b,target,*ratio in rows:
         unit = 'img/s' if 'images/s' in name else 's'

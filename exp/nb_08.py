@@ -92,13 +92,16 @@ class ImageList(ItemList):
     @classmethod
     def from_files(cls, path, extensions=None, recurse=True, include=None, **kwargs):
         if extensions is None: extensions = image_extensions
+        if not Path(path).is_dir(): raise FileNotFoundError(f"{path} is not a folder (or does not exist): pass the folder that holds the images")
+        nodot = [e for e in setify(extensions) if not e.startswith('.')]
+        if nodot: raise ValueError(f"extensions start with a dot: {', '.join(repr('.'+e) for e in nodot)}, not {', '.join(map(repr, nodot))}")
         files = get_files(path, extensions, recurse=recurse, include=include)
         if not files: raise FileNotFoundError(f"no image files ({', '.join(sorted(setify(extensions))[:6])}...) in {path}"
                                               + (f" (looking only in {include})" if include else ''))
         return cls(files, path, **kwargs)
     def draft_size(self):
-        "The fixed size the transforms resize to (a transform with a `(w, h)` `size`, like `ResizeFixed`), if any"
-        return next((t.size for t in listify(self.tfms) if isinstance(getattr(t, 'size', None), tuple)), None)
+        "The fixed size the transforms resize to (a transform with a `(w, h)` `size`, like `ResizeFixed`), if any; crops set `draft = False`"
+        return next((t.size for t in listify(self.tfms) if isinstance(getattr(t, 'size', None), tuple) and getattr(t, 'draft', True)), None)
     def get(self, fn):
         try:
             img = PIL.Image.open(fn)
@@ -106,7 +109,7 @@ class ImageList(ItemList):
             if size: img.draft(img.mode, size)   # JPEG: decode at 1/2, 1/4 or 1/8 scale, never below `size`
             img.load()
             return img
-        except (OSError, SyntaxError, ValueError) as e:
+        except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError) as e:
             raise ImageReadError(f"could not read image {fn}: {e}. Remove or replace this file.") from e
 
 # %% ../nbs/08_data_block.ipynb #d4f6af6a
@@ -140,6 +143,10 @@ def grandparent_splitter(fn, valid_name='valid', train_name='train'):
 def _split(items, f):
     "The items `f` puts in training (False), in validation (True), and leaves out (None or anything else)"
     mask = [f(o) for o in items]
+    bad = next(((o, m) for o,m in zip(items, mask) if m is not None and not isinstance(m, (bool, np.bool_))
+                and not (isinstance(m, torch.Tensor) and m.dtype == torch.bool and m.numel() == 1)), None)
+    if bad: raise TypeError(f"the splitter returned {bad[1]!r} for {bad[0]}: it must return True (validation), False (training) "
+                            f"or None (leave the item out)")
     train = [o for o,m in zip(items, mask) if m is not None and m == False]
     valid = [o for o,m in zip(items, mask) if m is not None and m == True]
     out   = [o for o,m in zip(items, mask) if m is None or (m != False and m != True)]
@@ -194,6 +201,9 @@ class CategoryProcessor(Processor):
     def __init__(self): self.vocab = None
     def __call__(self, items):
         if self.vocab is None:
+            if any(o is None for o in items): raise ValueError("a label is None: the labelling function returned None for some items")
+            types = sorted({type(o).__name__ for o in items})
+            if len(types) > 1: raise TypeError(f"labels of several types ({', '.join(types)}): make them one type, e.g. all str")
             self.vocab = uniqueify(items, sort=True)
             self.otoi = {v:k for k,v in enumerate(self.vocab)}
         return [self.proc1(o) for o in items]
@@ -241,7 +251,9 @@ class ResizeFixed(Transform):
     _order = 10
     def __init__(self, size):
         if isinstance(size, int): size = (size, size)
-        self.size = size
+        if not (len(size) == 2 and all(isinstance(o, int) and o > 0 for o in size)):
+            raise ValueError(f"ResizeFixed: size {size!r} must be a positive int, or a (width, height) pair of them")
+        self.size = tuple(size)
     def __call__(self, item): return item.resize(self.size, PIL.Image.Resampling.BILINEAR)
 
 def to_byte_tensor(item):
@@ -262,7 +274,7 @@ to_float_tensor._order = 30
 def show_image(im, figsize=(3,3), ax=None, title=None, **kwargs):
     "Show `im`, a (C,H,W) tensor or a PIL image, on `ax` or on a new figure of size `figsize`; `kwargs` go to `imshow`"
     if ax is None: _,ax = plt.subplots(figsize=figsize)
-    if isinstance(im, torch.Tensor): im = im.detach().permute(1, 2, 0).cpu().squeeze(-1)
+    if isinstance(im, torch.Tensor): im = im.detach().permute(1, 2, 0).cpu().squeeze(-1).numpy()   # matplotlib wants an array
     if getattr(im, 'ndim', 3) == 2: kwargs.setdefault('cmap', 'gray')
     ax.imshow(im, **kwargs); ax.axis('off')
     if title: ax.set_title(title, fontsize='small')

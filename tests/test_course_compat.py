@@ -1,8 +1,8 @@
-"""Code typed from the 2019 course notebooks (fastai/course-v3 `nbs/dl2` 06 ... 09c) runs against `exp`.
+"""Code typed from the 2019 course notebooks (fastai/course-v3 `nbs/dl2` 06 ... 10) runs against `exp`.
 
 Each test below is one way that code broke before (issue 12): a missing module or name, a different
 call signature, a different return shape, a different indexing rule. The names were listed by reading
-the course's exported modules `exp/nb_00.py` ... `exp/nb_09c.py`; the snippets are written here to use
+the course's exported modules `exp/nb_00.py` ... `exp/nb_10.py`; the snippets are written here to use
 those names the way the course's notebooks do (no course code is copied).
 """
 import importlib, typing
@@ -45,13 +45,15 @@ COURSE_NAMES = {
               'StatefulOptimizer Stat momentum_step lin_comb AverageGrad AverageSqrGrad StepCount debias adam_step adam_opt',
     'nb_09b': 'param_getter Learner AvgStatsCallback get_learner',
     'nb_09c': 'time master_bar progress_bar format_time AvgStatsCallback ProgressCallback',
+    'nb_10':  'random randint show_image show_batch PilTransform PilRandomFlip PilRandomDihedral process_sz default_crop_size '
+              'GeneralCrop CenterCrop RandomResizedCrop FloatTensor LongTensor find_coeffs warp uniform PilTiltRandomCrop np np_to_float',
 }
 CHAIN = list(COURSE_NAMES)
 # Which of our modules must give (at least) the names of the course's module of the same number
 # (our nb_00 is data and test helpers, our nb_05 the whole lessons 8-9 recap: course nb_00 .. nb_05)
 OURS = {'nb_00': 'nb_05', 'nb_01': 'nb_05', 'nb_02': 'nb_05', 'nb_03': 'nb_05', 'nb_04': 'nb_05', 'nb_05': 'nb_05',
         'nb_05b': 'nb_05b', 'nb_06': 'nb_06', 'nb_07': 'nb_07', 'nb_07a': 'nb_07a', 'nb_08': 'nb_08',
-        'nb_09': 'nb_09', 'nb_09b': 'nb_09b', 'nb_09c': 'nb_09c'}
+        'nb_09': 'nb_09', 'nb_09b': 'nb_09b', 'nb_09c': 'nb_09c', 'nb_10': 'nb_10'}
 
 def test_nb_05b_importable():
     "The course's 06 starts with `from exp.nb_05b import *`"

@@ -18,7 +18,7 @@ def run_cells(nb):
 def test_all_lessons_present():
     assert [p.stem for p in NBS] == ['00_data', '05_foundations', '05b_early_stopping', '06_cuda',
                                      '07_batchnorm', '07a_lsuv', '08_data_block', '09_optimizers', '09b_learner',
-                                     '09c_add_progress_bar']
+                                     '09c_add_progress_bar', '10_augmentation']
 
 @pytest.mark.parametrize('nb', NBS, ids=lambda p: p.stem)
 def test_colab_badge_and_install_cell(nb):
