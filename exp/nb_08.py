@@ -143,8 +143,7 @@ def grandparent_splitter(fn, valid_name='valid', train_name='train'):
 def _split(items, f):
     "The items `f` puts in training (False), in validation (True), and leaves out (None or anything else)"
     mask = [f(o) for o in items]
-    bad = next(((o, m) for o,m in zip(items, mask) if m is not None and not isinstance(m, (bool, np.bool_))
-                and not (isinstance(m, torch.Tensor) and m.dtype == torch.bool and m.numel() == 1)), None)
+    bad = next(((o, m) for o,m in zip(items, mask) if m is not None and not (m == False or m == True)), None)   # 0/1 count, as in the course
     if bad: raise TypeError(f"the splitter returned {bad[1]!r} for {bad[0]}: it must return True (validation), False (training) "
                             f"or None (leave the item out)")
     train = [o for o,m in zip(items, mask) if m is not None and m == False]

@@ -70,11 +70,12 @@ def test_items_left_out_warn_and_empty_splits_raise(folder):
         db.databunchify(db.SplitData(ll.train, ll.valid.x.new([])), 2)
 
 def test_splitter_results_like_the_course():
-    "False/True as in the course (`m==False`, `m==True`): NumPy and tensor booleans and 0/1 count too"
+    "False/True as in the course (`m==False`, `m==True`): NumPy and tensor booleans and 0/1 count too; anything else is an error"
     items = list(range(6))
-    outs = [False, np.bool_(True), torch.tensor(False), 1, None, 'x']
-    with pytest.warns(UserWarning, match='left out 2'): train,valid = db.split_by_func(items, lambda i: outs[i])
-    assert (train, valid) == ([0, 2], [1, 3])
+    outs = [False, np.bool_(True), torch.tensor(False), 1, None, 0]
+    with pytest.warns(UserWarning, match='left out 1'): train,valid = db.split_by_func(items, lambda i: outs[i])
+    assert (train, valid) == ([0, 2, 5], [1, 3])
+    with pytest.raises(TypeError, match="the splitter returned 'x' for 5"): db.split_by_func(items, lambda i: (outs[:5]+['x'])[i])
 
 # ---- symlinked folders ----
 def test_symlinked_class_folder_is_listed_and_a_loop_ends(folder, tmp_path_factory):
