@@ -3,11 +3,11 @@
 # %% auto #0
 __all__ = ['param_getter', 'Learner', 'get_learner']
 
-# %% ../nbs/09b_learner.ipynb #d1daff81
+# %% ../nbs/09b_learner.ipynb #af245b63
 from .nb_09 import *
 from .nb_05 import _after_fit, _check_data, _outside_batch
 
-# %% ../nbs/09b_learner.ipynb #df5f4f74
+# %% ../nbs/09b_learner.ipynb #922e1ee8
 def param_getter(m): return m.parameters()
 
 def _print_log(o):
@@ -33,6 +33,7 @@ class Learner():
         if cb.name in self._loop_names or (hasattr(self, cb.name) and not isinstance(getattr(self, cb.name), Callback)):
             raise ValueError(f"a callback named {cb.name!r} ({type(cb).__name__}) would hide Learner.{cb.name}: rename the class")
         cb.set_runner(self); setattr(self, cb.name, cb); self.cbs.append(cb)
+        self.cbs.sort(key=lambda o: o._order)                      # once here, not at every event
     def remove_cbs(self, cbs):
         for cb in listify(cbs):
             self.cbs.remove(cb)
@@ -91,20 +92,20 @@ class Learner():
     def end_fit(self, was_training, err=None):
         "Every callback's `after_fit`, even if one fails; the model back in its mode; `err`, if any, is not hidden"
         if err is not None: self.model.zero_grad(set_to_none=True)     # a failed batch's gradients are not for the next fit
-        _after_fit(sorted(self.cbs, key=lambda x: x._order), self.model, was_training, err)
+        _after_fit(self.cbs, self.model, was_training, err)
 
     def __call__(self, cb_name):
         if cb_name not in self.ALL_CBS: raise ValueError(f"unknown event {cb_name!r}; the events are {', '.join(sorted(self.ALL_CBS))}")
         res = False
-        for cb in sorted(self.cbs, key=lambda x: x._order): res = cb(cb_name) or res
+        for cb in self.cbs: res = cb(cb_name) or res
         return res
 
-# %% ../nbs/09b_learner.ipynb #2b6b242c
+# %% ../nbs/09b_learner.ipynb #dc971c41
 def get_learner(nfs, data, lr, layer, loss_func=F.cross_entropy, cb_funcs=None, opt_func=sgd_opt, **kwargs):
     "A Kaiming-initialized CNN of widths `nfs` built from `layer`, in a `Learner`"
     model = get_cnn_model(data, nfs, layer, **kwargs)
     init_cnn(model)
     return Learner(model, data, loss_func, lr=lr, cb_funcs=cb_funcs, opt_func=opt_func)
 
-# %% ../nbs/09b_learner.ipynb #4dfa8f4c
+# %% ../nbs/09b_learner.ipynb #76f05bbd
 __all__ = [o for o in list(globals()) if not o.startswith('_')]
