@@ -5,7 +5,7 @@ __all__ = ['normalize', 'accuracy', 'Dataset', 'batch_dl', 'get_dls', 'DataBunch
            'create_learner', 'pg_dicts', 'Callback', 'CancelTrainException', 'CancelEpochException',
            'CancelBatchException', 'TrainEvalCallback', 'Runner', 'AvgStats', 'AvgStatsCallback', 'Recorder',
            'ParamScheduler', 'annealer', 'sched_lin', 'sched_cos', 'sched_no', 'sched_exp', 'cos_1cycle_anneal',
-           'combine_scheds', 'LR_Find', 'ProgressCallback', 'CountSyncs']
+           'combine_scheds', 'LR_Find', 'ProgressCallback']
 
 # %% ../nbs/05_foundations.ipynb #df8311a6
 from .nb_00 import *
@@ -386,4 +386,5 @@ class CountSyncs(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 # %% ../nbs/05_foundations.ipynb #79876d41
-__all__ = [o for o in list(globals()) if not o.startswith('_')]
+from exp.nb_00 import _public
+__all__ = _public('nb_05', 'nb_00', globals())   # what `from exp.nb_05 import *` gives: see 00_data

@@ -35,4 +35,5 @@ class EarlyStoppingCallback(Callback):
         if self.restore_best and self.best_state is not None: self.model.load_state_dict(self.best_state)
 
 # %% ../nbs/05b_early_stopping.ipynb #b614c436
-__all__ = [o for o in list(globals()) if not o.startswith('_')]
+from exp.nb_00 import _public
+__all__ = _public('nb_05b', 'nb_05', globals())   # what `from exp.nb_05b import *` gives: see 00_data

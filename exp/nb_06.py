@@ -303,4 +303,5 @@ class ActivationStats(Callback):
         plt.tight_layout()
 
 # %% ../nbs/06_cuda.ipynb #79876d41
-__all__ = [o for o in list(globals()) if not o.startswith('_')]
+from exp.nb_00 import _public
+__all__ = _public('nb_06', 'nb_05b', globals())   # what `from exp.nb_06 import *` gives: see 00_data

@@ -377,4 +377,5 @@ class FastRunningBatchNorm(RunningBatchNorm):
 FAST = FastBatchNorm,FastLayerNorm,FastInstanceNorm,FastGroupNorm,FastRunningBatchNorm
 
 # %% ../nbs/07_batchnorm.ipynb #79876d41
-__all__ = [o for o in list(globals()) if not o.startswith('_')]
+from exp.nb_00 import _public
+__all__ = _public('nb_07', 'nb_06', globals())   # what `from exp.nb_07 import *` gives: see 00_data

@@ -149,4 +149,5 @@ def lsuv_init(model, xb, ms=None, ortho=False, tol=1e-3, max_iter=10):
     return [res.get(id(m)) for m in ms]
 
 # %% ../nbs/07a_lsuv.ipynb #79876d41
-__all__ = [o for o in list(globals()) if not o.startswith('_')]
+from exp.nb_00 import _public
+__all__ = _public('nb_07a', 'nb_07', globals())   # what `from exp.nb_07a import *` gives: see 00_data

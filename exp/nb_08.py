@@ -382,4 +382,5 @@ def model_summary(run, learn, data, find_all=False):
     finally: learn.model.train(was_training)
 
 # %% ../nbs/08_data_block.ipynb #79876d41
-__all__ = [o for o in list(globals()) if not o.startswith('_')]
+from exp.nb_00 import _public
+__all__ = _public('nb_08', 'nb_07a', globals())   # what `from exp.nb_08 import *` gives: see 00_data

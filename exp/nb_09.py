@@ -210,4 +210,5 @@ def lamb_step(p, lr, mom, mom_damp, step, sqr_mom, sqr_damp, grad_avg, sqr_avg, 
 lamb_step._defaults = dict(eps=1e-6, wd=0.)
 
 # %% ../nbs/09_optimizers.ipynb #73d89bd2
-__all__ = [o for o in list(globals()) if not o.startswith('_')]
+from exp.nb_00 import _public
+__all__ = _public('nb_09', 'nb_08', globals())   # what `from exp.nb_09 import *` gives: see 00_data

@@ -108,4 +108,5 @@ def get_learner(nfs, data, lr, layer, loss_func=F.cross_entropy, cb_funcs=None, 
     return Learner(model, data, loss_func, lr=lr, cb_funcs=cb_funcs, opt_func=opt_func)
 
 # %% ../nbs/09b_learner.ipynb #76f05bbd
-__all__ = [o for o in list(globals()) if not o.startswith('_')]
+from exp.nb_00 import _public
+__all__ = _public('nb_09b', 'nb_09', globals())   # what `from exp.nb_09b import *` gives: see 00_data

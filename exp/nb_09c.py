@@ -5,6 +5,8 @@ __all__ = ['AvgStatsCallback', 'ProgressCallback']
 
 # %% ../nbs/09c_add_progress_bar.ipynb #b9d36485
 from .nb_09b import *
+import time
+from fastprogress.fastprogress import master_bar, progress_bar, format_time
 
 # %% ../nbs/09c_add_progress_bar.ipynb #e39f9b8e
 def _metric_name(m): return getattr(m, '__name__', None) or getattr(getattr(m, 'func', None), '__name__', type(m).__name__)
@@ -31,4 +33,5 @@ class ProgressCallback(ProgressCallback):
         self.run.logger = partial(self.mbar.write, table=True)
 
 # %% ../nbs/09c_add_progress_bar.ipynb #bb3386c8
-__all__ = [o for o in list(globals()) if not o.startswith('_')]
+from exp.nb_00 import _public
+__all__ = _public('nb_09c', 'nb_09b', globals())   # what `from exp.nb_09c import *` gives: see 00_data

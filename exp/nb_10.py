@@ -198,4 +198,5 @@ class BatchAugmentCallback(Callback):
         if self.in_train: self.run.xb = affine_augment(self.xb, self.size, **self.kwargs)
 
 # %% ../nbs/10_augmentation.ipynb #838fd1be
-__all__ = [o for o in list(globals()) if not o.startswith('_')]
+from exp.nb_00 import _public
+__all__ = _public('nb_10', 'nb_09c', globals())   # what `from exp.nb_10 import *` gives: see 00_data
