@@ -16,7 +16,7 @@ licenses = {
     'mit': ('MIT License', 'OSI Approved :: MIT License'),
 }
 statuses = [ '1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive' ]
-py_versions = '3.9 3.10 3.11 3.12 3.13'.split()
+py_versions = '3.10 3.11 3.12 3.13 3.14'.split()
 
 requirements = shlex.split(cfg.get('requirements', ''))
 min_python = cfg['min_python']
@@ -24,7 +24,7 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 
 setuptools.setup(
-    name = cfg['lib_name'],
+    name = cfg.get('dist_name', cfg['lib_name']),
     license = lic[0],
     classifiers = [
         'Development Status :: ' + statuses[int(cfg['status'])],

@@ -35,7 +35,7 @@ def kernel_env():
     "The kernel shows plots inline (no Agg backend) and finds the data where this shell points (EXP_DATA)"
     env = {k: v for k, v in os.environ.items() if k != 'MPLBACKEND'}
     env['IN_TEST'] = '1'   # as under nbdev_test: a notebook's closing `nbdev_export()` cell does nothing
-    env['MATPLOTLIBRC'] = str(ROOT/'tools'/'matplotlibrc')   # saved figures at 72 dpi: small notebooks
+    env['MATPLOTLIBRC'] = str(ROOT/'tools'/'matplotlibrc')   # saved figures: 110 dpi, readable fonts
     return env
 
 def run_notebook(path, timeout):
