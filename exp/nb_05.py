@@ -218,14 +218,19 @@ class Runner():
 # %% ../nbs/05_foundations.ipynb #8b394680
 class AvgStats():
     "Batch-size-weighted running averages of the loss and `metrics`"
-    def __init__(self, metrics, in_train): self.metrics,self.in_train = listify(metrics),in_train
+    def __init__(self, metrics, in_train): self.metrics,self.in_train = listify(metrics),in_train; self.reset()
     def reset(self):
         self.tot_loss,self.count = 0.,0
         self.tot_mets = [0.]*len(self.metrics)
     @property
     def all_stats(self): return [float(o) for o in [self.tot_loss]+self.tot_mets]
     @property
-    def avg_stats(self): return [o/self.count for o in self.all_stats]
+    def avg_stats(self):
+        if not self.count:
+            dl = 'train_dl' if self.in_train else 'valid_dl'
+            raise ValueError(f"no {'training' if self.in_train else 'validation'} batches were seen, so there is no average: "
+                             f"fit at least one epoch, with a data.{dl} that gives batches")
+        return [o/self.count for o in self.all_stats]
     def __repr__(self):
         if not self.count: return ""
         return f"{'train' if self.in_train else 'valid'}: [{', '.join(f'{o:.6f}' for o in self.avg_stats)}]"
@@ -246,7 +251,7 @@ class AvgStatsCallback(Callback):
         stats.accumulate(self.run)
     def after_epoch(self):
         self.logger(str(self.train_stats))
-        self.logger(str(self.valid_stats))
+        self.logger(str(self.valid_stats) or 'valid: no batches (data.valid_dl is empty)')
 
 # %% ../nbs/05_foundations.ipynb #837245a4
 def _hypers(opt):
@@ -260,12 +265,18 @@ class Recorder(Callback):
         if not self.in_train: return
         for pg,lrs in zip(_hypers(self.opt), self.lrs): lrs.append(pg['lr'])
         self.losses.append(self.loss.detach())
-    def plot_lr(self, pgid=-1): plt.plot(self.lrs[pgid]); plt.xlabel('batch'); plt.ylabel('learning rate')
+    def _recorded(self):
+        if not getattr(self, 'losses', None):
+            raise ValueError("Recorder has recorded no training batch yet: fit at least one epoch (with batches) before plotting")
+        return torch.stack(self.losses).cpu()
+    def plot_lr(self, pgid=-1):
+        self._recorded(); plt.plot(self.lrs[pgid]); plt.xlabel('batch'); plt.ylabel('learning rate')
     def plot_loss(self, skip_last=0):
-        plt.plot(torch.stack(self.losses[:len(self.losses)-skip_last]).cpu()); plt.xlabel('batch'); plt.ylabel('loss')
+        losses = self._recorded()
+        plt.plot(losses[:len(losses)-skip_last]); plt.xlabel('batch'); plt.ylabel('loss')
     def plot(self, skip_last=0, pgid=-1):
         "Loss against learning rate (log scale), for the LR finder"
-        losses = torch.stack(self.losses).cpu()
+        losses = self._recorded()
         n = len(losses)-skip_last
         plt.xscale('log'); plt.plot(self.lrs[pgid][:n], losses[:n]); plt.xlabel('learning rate'); plt.ylabel('loss')
 
