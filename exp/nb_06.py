@@ -4,8 +4,7 @@
 __all__ = ['normalize_to', 'Lambda', 'flatten', 'mnist_resize', 'default_device', 'DeviceCallback', 'CudaCallback', 'get_runner',
            'view_tfm', 'BatchTransformXCallback', 'GeneralRelu', 'conv_layer', 'get_cnn_layers', 'get_cnn_model',
            'children', 'init_cnn_', 'init_cnn', 'get_learn_run', 'plot_layer_stats', 'ListContainer', 'Hook', 'Hooks',
-           'mean_std', 'append_stats', 'append_stats_hist', 'get_hist', 'get_min', 'time_ms', 'n_hooks',
-           'ActivationStats']
+           'append_stats', 'append_stats_hist', 'get_hist', 'get_min', 'ActivationStats']
 
 # %% ../nbs/06_cuda.ipynb #23c017f2
 from .nb_05b import *
@@ -119,7 +118,7 @@ def plot_layer_stats(means, stds, n=None, axs=None, labels=None):
     "Plot per-layer activation `means` and `stds` (lists of per-batch values), the first `n` batches only if given"
     if axs is None: _,axs = plt.subplots(1, 2, figsize=(10, 3))
     for i,(ms,ss) in enumerate(zip(means, stds)):
-        ms,ss = torch.stack(list(ms)).cpu()[:n],torch.stack(list(ss)).cpu()[:n]
+        ms,ss = torch.stack(list(ms)).cpu()[:n].numpy(),torch.stack(list(ss)).cpu()[:n].numpy()
         lbl = labels[i] if labels else f'layer {i}'
         axs[0].plot(ms, label=lbl); axs[1].plot(ss, label=lbl)
     axs[0].set_title('activation mean' + (f' (first {n} batches)' if n else ''))
@@ -189,79 +188,75 @@ class Hooks(ListContainer):
         for h in self.__dict__.get('items', []): h.remove()
 
 # %% ../nbs/06_cuda.ipynb #e0a7e0b6
-def _hist_sample(hook, n, k, device):
-    "Fixed random indices (k of n) for this hook's histograms, from a private generator"
-    if getattr(hook, '_hist_idx', None) is None or hook._hist_n != n:
-        hook._hist_idx = torch.randint(0, n, (k,), generator=torch.Generator().manual_seed(n)).to(device)
-        hook._hist_n = n
-    return hook._hist_idx
-
-def _flat32(t):
-    "`t` detached and flattened, in float32 at least (float64 stays float64)"
-    t = t.detach().reshape(-1)
-    return t if t.dtype in (torch.float32, torch.float64) else t.float()
-
-def mean_std(x):
-    "Mean and std (unbiased, like `Tensor.std`) of all of `x`: two passes, in float32 at least"
-    x = _flat32(x)
-    mean = x.mean()
-    d = x - mean
-    return mean, (d.pow(2).sum() / (x.numel()-1)).sqrt()
-
-def _stats_row(hook, n, t, block=1024):
-    """A fresh row of `n` values for this batch's statistics, in `t`'s dtype (float32 at least) and device.
-    Rows come from blocks of `block` batches: thousands of tiny tensors, each created while the batch's
-    big temporaries are alive, fragment the CPU's malloc heap, which then grows by about the size of
-    an activation per batch (15 GB over 2 epochs of a 12-layer CNN). One block per 1024 batches does not."""
-    dtype = t.dtype if t.dtype in (torch.float32, torch.float64) else torch.float32
-    buf = getattr(hook, '_stats_buf', None)
-    if buf is None or hook._stats_i == len(buf) or buf.shape[1] != n or buf.dtype != dtype or buf.device != t.device:
-        buf = hook._stats_buf = torch.empty(block, n, dtype=dtype, device=t.device)
-        hook._stats_i = 0
-    hook._stats_i += 1
-    return buf[hook._stats_i-1]
-
 def append_stats(hook, mod, inp, outp):
-    "Forward hook (the course's): append the output's mean and std to `hook.stats = ([means], [stds])` in training"
-    if not hasattr(hook, 'stats'): hook.stats = ([], [])
+    "Forward hook (the course's): in training, append the output's mean and std to `hook.stats = (means, stds)`"
+    if not hasattr(hook, 'stats'): hook.stats = (_Record(), _Record())
     means,stds = hook.stats
     if mod.training:
-        row = _stats_row(hook, 2, outp)
-        row[0],row[1] = mean_std(outp)
-        means.append(row[0]); stds.append(row[1])
+        mean,std = _mean_std(_tensor(hook, mod, outp))
+        means.append(mean); stds.append(std)
 
-def append_stats_hist(hook, mod, inp, outp, hist_range=(-10,10), bins=40, max_hist=2**15):
-    "Like `append_stats`, and a histogram too: `hook.stats = ([means], [stds], [hists])`"
-    if not hasattr(hook, 'stats'): hook.stats,hook.hist_range = ([], [], []),hist_range
+def append_stats_hist(hook, mod, inp, outp, hist_range=(-10,10), bins=40):
+    "Like `append_stats`, and a histogram of the output too: `hook.stats = (means, stds, hists)`"
+    if not hasattr(hook, 'stats'): hook.stats,hook.hist_range = (_Record(), _Record(), _Record()),hist_range
     means,stds,hists = hook.stats
-    if not mod.training: return
-    o = _flat32(outp)
-    row = _stats_row(hook, 2+bins, o)
-    row[0],row[1] = mean_std(o)
-    if o.numel() > max_hist: o = o[_hist_sample(hook, o.numel(), max_hist, o.device)]
-    row[2:] = o.histc(bins, *hist_range)
-    means.append(row[0]); stds.append(row[1]); hists.append(row[2:])
+    if mod.training:
+        o = _tensor(hook, mod, outp)
+        mean,std = _mean_std(o)
+        means.append(mean); stds.append(std); hists.append(_hist(o, bins, hist_range))
 
+# %% ../nbs/06_cuda.ipynb #2180b018
 def get_hist(h):
     "The hook's histograms (from `append_stats_hist`) as a (bins, batches) image, log-scaled for display"
-    return torch.stack(h.stats[2]).t().float().log1p().cpu()
+    return torch.stack(_recorded(h)[2]).t().float().log1p().cpu()
 
 def get_min(h, near=0.5):
     "Fraction of each batch's activations within `near` of zero (the bins that cover [-near, near))"
-    hists = torch.stack(h.stats[2]).float().cpu()
+    hists = torch.stack(_recorded(h)[2]).float().cpu()
     lo,hi = h.hist_range
     edges = torch.linspace(lo, hi, hists.shape[1]+1)
     keep = (edges[:-1] >= -near-1e-6) & (edges[1:] <= near+1e-6)
     return hists[:, keep].sum(1) / hists.sum(1).clamp_min(1)
 
-# %% ../nbs/06_cuda.ipynb #f76a7a24
-import time
+# %% ../nbs/06_cuda.ipynb #e696a1ec
+def _mean_std(x):
+    "Mean and std (unbiased) of all of `x`, in two passes, in float32 at least (float64 stays float64)"
+    x = x.detach().reshape(-1)
+    if x.dtype not in (torch.float32, torch.float64): x = x.float()
+    mean = x.mean()
+    d = x - mean
+    return mean, (torch.dot(d, d) / (x.numel()-1)).sqrt()
 
-def time_ms(f, n=20):
-    "Milliseconds per call of `f`, averaged over `n` calls after one warm-up call"
-    f(); t0 = time.perf_counter()
-    for _ in range(n): f()
-    return (time.perf_counter()-t0)/n*1000
+def _hist(x, bins, hist_range, max_hist=2**15):
+    "Histogram of the first items of the batch `x`, enough for about `max_hist` values (all of `x` if smaller)"
+    x = x.detach()
+    if x.ndim and x.numel() > max_hist: x = x[:math.ceil(max_hist*len(x)/x.numel())]
+    return x.float().histc(bins, *hist_range)
+
+class _Record(list):
+    "A list of per-batch statistics, each copied into a row of a block of 1024 rows (tiny tensors fragment the heap)"
+    def append(self, t):
+        blk = getattr(self, '_blk', None)
+        if blk is None or self._i == len(blk) or blk.shape[1:] != t.shape or blk.dtype != t.dtype or blk.device != t.device:
+            self._blk,self._i = t.new_empty((1024, *t.shape)),0
+        row = self._blk[self._i]
+        row.copy_(t); self._i += 1
+        super().append(row)
+
+def _tensor(hook, mod, outp):
+    "`outp` if it is a tensor, else an error naming the layer"
+    if isinstance(outp, torch.Tensor): return outp
+    raise TypeError(f"Recording statistics of layer {getattr(hook, 'name', None) or type(mod).__name__}: its output is a "
+                    f"{type(outp).__name__}, not a tensor. Hook the layers that return one tensor (`modules=` of ActivationStats).")
+
+def _recorded(h):
+    "`h.stats`, or an error that says why the hook has recorded nothing"
+    stats = getattr(h, 'stats', None)
+    if not stats or not len(stats[0]):
+        name = getattr(h, 'name', None)
+        raise RuntimeError(f"{'Layer ' + name if name else 'This hook'}: no statistics recorded yet. Hooks record training "
+                           "batches only, from the moment they are registered: fit the model first, then plot.")
+    return stats
 
 # %% ../nbs/06_cuda.ipynb #b3cb3448
 def n_hooks(model):
@@ -271,6 +266,13 @@ def n_hooks(model):
 # %% ../nbs/06_cuda.ipynb #f924b40b
 def _has_params(m): return any(True for _ in m.parameters())
 
+def _stat_layers(model):
+    "The layers `ActivationStats` hooks by default: the children with parameters, else the model itself"
+    ms = [m for m in model.children() if _has_params(m)] or ([model] if _has_params(model) else [])
+    if not ms: raise ValueError(f"ActivationStats: the model ({type(model).__name__}) has no layer with parameters to hook; "
+                                "pass the layers to watch: ActivationStats(modules=[...])")
+    return ms
+
 class ActivationStats(Callback):
     "Record each layer's activation mean, std and histogram during training, and plot them"
     _order = 3
@@ -279,28 +281,50 @@ class ActivationStats(Callback):
         self.hooks = Hooks([], append_stats_hist)          # nothing hooked until fitting starts
     def begin_fit(self):
         self.hooks.remove()
-        ms = self.modules if self.modules is not None else [m for m in self.model.children() if _has_params(m)]
+        ms = self.modules if self.modules is not None else _stat_layers(self.model)
         self.hooks = Hooks(ms, partial(append_stats_hist, hist_range=self.hist_range, bins=self.bins))
+        names = {id(m): n for n,m in self.model.named_modules()}
+        for h,m in zip(self.hooks, ms): h.name = repr(names.get(id(m)) or type(m).__name__)
     def after_fit(self): self.hooks.remove()
+    def _stats(self):
+        if not len(self.hooks): raise RuntimeError("ActivationStats has recorded nothing yet: it hooks the layers when "
+                                                   "`fit` starts and records every training batch. Fit first, then plot.")
+        return [_recorded(h) for h in self.hooks]
     @property
-    def means(self): return [h.stats[0] for h in self.hooks]
+    def means(self): return [s[0] for s in self._stats()]
     @property
-    def stds(self):  return [h.stats[1] for h in self.hooks]
+    def stds(self):  return [s[1] for s in self._stats()]
     def plot_stats(self, n=None): return plot_layer_stats(self.means, self.stds, n=n)
     def color_dim(self, figsize=None):
-        n = len(self.hooks)
-        fig,axs = plt.subplots(1, n, figsize=figsize or (2.2*n, 2.4), squeeze=False)
-        for i,(ax,h) in enumerate(zip(axs[0], self.hooks)):
-            ax.imshow(get_hist(h), origin='lower', aspect='auto', extent=(0, len(h.stats[2]), *self.hist_range))
-            ax.set_title(f'layer {i}'); ax.set_xlabel('batch')
+        "Each layer's histograms over the batches: one column per batch, brightness = log count"
+        axs = _layer_axes(len(self._stats()), figsize)
+        for i,(ax,h) in enumerate(zip(axs, self.hooks)):
+            ax.imshow(get_hist(h).numpy(), origin='lower', aspect='auto', extent=(0, len(h.stats[2]), *self.hist_range))
+            ax.set_title(f'layer {i}'); ax.set_xlabel('batch'); ax.set_ylabel('activation')
         plt.tight_layout()
     def dead_chart(self, near=0.5, figsize=None):
-        n = len(self.hooks)
-        fig,axs = plt.subplots(1, n, figsize=figsize or (2.2*n, 2.2), squeeze=False)
-        for i,(ax,h) in enumerate(zip(axs[0], self.hooks)):
-            ax.plot(get_min(h, near)); ax.set_ylim(0, 1); ax.set_title(f'layer {i}'); ax.set_xlabel('batch')
-        axs[0][0].set_ylabel(f'fraction |a|<{near}')
+        "Each layer's fraction of activations within `near` of zero, per batch"
+        axs = _layer_axes(len(self._stats()), figsize)
+        for i,(ax,h) in enumerate(zip(axs, self.hooks)):
+            ax.plot(get_min(h, near).numpy()); ax.set_ylim(-0.02, 1.05); ax.set_title(f'layer {i}')
+            ax.set_xlabel('batch'); ax.set_ylabel(f'fraction |a|<{near}')
         plt.tight_layout()
+
+def _layer_axes(n, figsize=None, ncols=3):
+    "A grid of `n` axes, `ncols` a row"
+    rows = math.ceil(n/ncols)
+    _,axs = plt.subplots(rows, min(n, ncols), figsize=figsize or (3.3*min(n, ncols), 2.6*rows), squeeze=False)
+    for ax in axs.flat[n:]: ax.axis('off')
+    return axs.flat[:n]
+
+# %% ../nbs/06_cuda.ipynb #08d430c3
+import time   # time_ms: for other notebooks (`from exp.nb_06 import time_ms`)
+
+def time_ms(f, n=20):
+    "Milliseconds per call of `f`, averaged over `n` calls after one warm-up call"
+    f(); t0 = time.perf_counter()
+    for _ in range(n): f()
+    return (time.perf_counter()-t0)/n*1000
 
 # %% ../nbs/06_cuda.ipynb #79876d41
 from exp.nb_00 import _public

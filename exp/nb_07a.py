@@ -44,85 +44,66 @@ def is_lin_layer(l):
     "Is `l` a convolution, a linear layer or a ReLU (the course's set)?"
     return isinstance(l, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.ReLU))
 
-# %% ../nbs/07a_lsuv.ipynb #14b285ce
+# %% ../nbs/07a_lsuv.ipynb #bdc740dc
 class LSUVError(RuntimeError): "LSUV could not normalize a layer"
 
-def _name_of(model, m):
-    return next((n for n,o in model.named_modules() if o is m), None) or type(m).__name__
-
-def _model_device(model):
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device('cpu')
-
+def _name_of(model, m): return next((n for n,o in model.named_modules() if o is m), None) or type(m).__name__
+def _model_device(model): return next(model.parameters(), torch.empty(0)).device
 def _has_weight(l): return is_lin_layer(l) and not isinstance(l, nn.ReLU)
 
-class _AllSeen(Exception): pass
-
-def _restore_buffers(model, saved):
-    "Put back the buffers (BatchNorm's running statistics...) saved as `{name: tensor}`"
-    with torch.no_grad():
-        for n,b in saved.items(): model.get_buffer(n).copy_(b)     # in place: callers may hold the buffer (ConvLayer.bias)
-
 def _record(model, ms, xb):
-    "Mean and std of each `ms` output when `model` runs on `xb` (None for a module the forward never called); buffers untouched"
-    stats,ids,saved = {},{id(m) for m in ms},{n: b.clone() for n,b in model.named_buffers()}
-    def _rec(hook, mod, inp, outp):
-        stats[id(mod)] = [o.item() for o in torch.std_mean(outp.detach().float())][::-1]
-        if set(stats) == ids: raise _AllSeen()  # every layer asked for has spoken: the rest of the forward is not needed
+    "Mean and std of each of `ms`'s outputs when `model` runs on `xb` (None if not called); buffers put back"
+    stats,saved = {},{n: b.clone() for n,b in model.named_buffers()}
+    def _rec(hook, mod, inp, outp): stats[id(mod)] = [o.item() for o in torch.std_mean(outp.detach().float())][::-1]
     with torch.no_grad(), Hooks(ms, _rec):
         try: model(xb.to(_model_device(model)))
-        except _AllSeen: pass
-        finally: _restore_buffers(model, saved)            # measuring must not move BatchNorm's running statistics
+        finally:                                    # measuring must not move BatchNorm's running statistics
+            for n,b in saved.items(): model.get_buffer(n).copy_(b)
     return [stats.get(id(m)) for m in ms]
-
-def _not_called(model, m):
-    return LSUVError(f"Layer {_name_of(model, m)!r} is not called by the model's forward on this batch, so it has no "
-                     f"output to normalize. Leave it out of the layers you pass, or call it in forward.")
 
 def output_stats(model, ms, xb):
     "Mean and std of each module in `ms`'s output when `model` runs on `xb`"
     res = _record(model, ms, xb)
     for m,r in zip(ms, res):
-        if r is None: raise _not_called(model, m)
+        if r is None: raise LSUVError(f"Layer {_name_of(model, m)!r} is not called by the model's forward on this batch, "
+                                      "so it has no output to normalize. Leave it out of the layers you pass, or call it in forward.")
     return res
 
-def _find_model(m, model, caller):
-    "The model `lsuv_module(m, xb)` runs: `model`, else the caller's global `mdl` if it contains `m` (the course's way), else `m` alone"
-    if model is not None: return model
-    mdl = caller.get('mdl')
-    if isinstance(mdl, nn.Module) and any(o is m for o in mdl.modules()): return mdl
-    return m
+# %% ../nbs/07a_lsuv.ipynb #eb7133db
+def lsuv_module(model, m, xb=None, tol=1e-3, max_iter=10):
+    "Scale `m.weight`, then shift `m.bias`, until `m`'s output on `xb` has std 1 and mean 0; return (mean, std)"
+    if xb is None: model,m,xb = _course_call(model, m)          # the course's call: lsuv_module(m, xb)
+    _check_lsuv_args(xb, max_iter)
+    bias,name = getattr(m, 'bias', None),_name_of(model, m)
+    for _ in range(max_iter):
+        mean,std = output_stats(model, [m], xb)[0]
+        if abs(std-1) < tol and (bias is None or abs(mean) < tol): return mean,std
+        if not math.isfinite(std) or std < 1e-8:
+            raise LSUVError(f"LSUV cannot normalize layer {name!r}: its output on this batch is constant (std={std:.3g}, "
+                            f"mean={mean:.3g}). Is it a dead ReLU layer? Re-initialize it or use another batch.")
+        with torch.no_grad():
+            m.weight.div_(std)                                   # scale first, then shift
+            if bias is not None: bias.sub_(output_stats(model, [m], xb)[0][0])
+    raise LSUVError(f"LSUV did not converge for layer {name!r} in {max_iter} iterations (mean={mean:.3g}, std={std:.3g}); "
+                    "try a larger max_iter or tol")
+
+# %% ../nbs/07a_lsuv.ipynb #46d398b2
+def _course_call(m, xb):
+    "For the course's `lsuv_module(m, xb)`: the `mdl` of the caller's namespace if it holds `m`, else `m` alone"
+    mdl = sys._getframe(2).f_globals.get('mdl')                # the namespace that called lsuv_module
+    if isinstance(mdl, nn.Module) and any(o is m for o in mdl.modules()): return mdl,m,xb
+    try: _record(m, [m], xb)
+    except RuntimeError as e:
+        raise LSUVError(f"lsuv_module(m, xb) found no `mdl` holding the {type(m).__name__} in your namespace, so it ran the "
+                        f"layer alone on `xb`, and that failed: {e}. Pass the model: lsuv_module(model, m, xb).") from e
+    return m,m,xb
 
 def _check_lsuv_args(xb, max_iter):
     "A clear error for a batch LSUV cannot normalize with, or no iterations to do it in"
     if not (isinstance(max_iter, int) and max_iter >= 1): raise ValueError(f"LSUV: max_iter={max_iter!r} must be an int >= 1")
     if not torch.isfinite(xb).all(): raise ValueError("LSUV: the batch has NaN or infinite values: check the data (and its normalization)")
-    if xb.numel() < 2 or xb.float().std() == 0: raise ValueError("LSUV: the batch is constant, so no layer's output can have std 1: pass a batch of real inputs")
-
-def lsuv_module(model, m, xb=None, tol=1e-3, max_iter=10):
-    "Scale `m.weight` and shift `m.bias` until `m`'s output on `xb` has std 1 and mean 0; return (mean, std)"
-    if xb is None and isinstance(m, torch.Tensor):  # the course's call: lsuv_module(m, xb)
-        m,xb,model = model,m,_find_model(model, None, sys._getframe(1).f_globals)
-    _check_lsuv_args(xb, max_iter)
-    has_bias = getattr(m, 'bias', None) is not None
-    name = _name_of(model, m)
-    def stats():
-        try: return output_stats(model, [m], xb)[0]
-        except RuntimeError as e:
-            if model is not m or isinstance(e, LSUVError): raise
-            raise LSUVError(f"lsuv_module(m, xb) ran layer {name!r} alone on `xb` (no `mdl` holding it in your namespace) "
-                            f"and that failed: {e}. Pass the model: lsuv_module(model, m, xb).") from e
-    with torch.no_grad():
-        for _ in range(max_iter):
-            mean,std = stats()
-            if not math.isfinite(std) or std < 1e-8:
-                raise LSUVError(f"LSUV cannot normalize layer {name!r}: its output on this batch is constant "
-                                f"(std={std:.3g}, mean={mean:.3g}). Is it a dead ReLU layer? Re-initialize it or use another batch.")
-            if abs(std-1) < tol and (not has_bias or abs(mean) < tol): return mean,std
-            m.weight.div_(std)
-            if has_bias: m.bias.sub_(stats()[0])
-    raise LSUVError(f"LSUV did not converge for layer {name!r} in {max_iter} iterations "
-                    f"(mean={mean:.3g}, std={std:.3g}); try a larger max_iter or tol")
+    if xb.numel() < 2 or xb.float().std() == 0:
+        raise ValueError("LSUV: the batch is constant, so no layer's output can have std 1: pass a batch of real inputs")
 
 # %% ../nbs/07a_lsuv.ipynb #8394994c
 def orthogonal_init(model, cond=_has_weight):

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 import exp.nb_09c as _exp
 # the lesson's names, without its test helpers (pytest would collect `test`, `test_eq`, ... as tests)
 globals().update({k: v for k, v in vars(_exp).items() if not k.startswith(('_', 'test'))})
+from exp.nb_06 import n_hooks   # not star-exported: a test helper
 
 def tiny_data(n=64, bs=16):
     g = torch.Generator().manual_seed(0)

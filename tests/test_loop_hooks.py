@@ -114,3 +114,58 @@ def test_progress_callback_restores_logger_and_prints_stats(capsys):
     assert run.logger is print
     out = capsys.readouterr().out
     assert out.count('train: [') == 2 and out.count('valid: [') == 2 and '2/2 epochs' in out
+
+# ---- ActivationStats says what it saw (issue 24): before any batch, no children, a tuple output
+import matplotlib; matplotlib.use('Agg')
+
+@pytest.mark.parametrize('plot', ['plot_stats', 'color_dim', 'dead_chart', 'means', 'stds'])
+def test_activation_stats_before_any_batch(plot):
+    acts = ActivationStats()
+    with pytest.raises(RuntimeError, match='recorded nothing yet.*[Ff]it first'):
+        f = getattr(acts, plot)
+        if callable(f): f()
+
+def test_activation_stats_after_fit_with_no_training_batch():
+    learn = small_learner()
+    run = Runner(cbs=[acts := ActivationStats()])
+    run.fit(0, learn)
+    with pytest.raises(RuntimeError, match="Layer '0': no statistics recorded yet"): acts.plot_stats()
+
+def test_activation_stats_model_without_children_hooks_the_model():
+    x,y = torch.randn(12, 5),torch.randint(0, 3, (12,))
+    model = nn.Linear(5, 3)
+    learn = Learner(model, optim.SGD(model.parameters(), lr=0.1), F.cross_entropy, DataBunch(*get_dls(Dataset(x, y), Dataset(x, y), 4), c=3))
+    run = Runner(cbs=[acts := ActivationStats()])
+    run.fit(1, learn)
+    assert len(acts.means) == 1 and len(acts.means[0]) == 3 and n_hooks(model) == 0
+    acts.plot_stats(); acts.color_dim(); acts.dead_chart()
+
+def test_activation_stats_model_without_parameters_fails_at_fit_start():
+    x,y = torch.randn(12, 3),torch.randint(0, 3, (12,))
+    model = nn.Sequential(nn.ReLU(), nn.Identity())
+    learn = Learner(model, optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), F.cross_entropy,
+                    DataBunch(*get_dls(Dataset(x, y), Dataset(x, y), 4), c=3))
+    seen = []
+    class Count(Callback):
+        def begin_batch(self): seen.append(1)
+    with pytest.raises(ValueError, match=r'no layer with parameters.*modules='): Runner(cbs=[ActivationStats(), Count()]).fit(1, learn)
+    assert not seen and n_hooks(model) == 0
+
+def test_activation_stats_tuple_output_names_the_layer():
+    class Pair(nn.Module):
+        def __init__(self): super().__init__(); self.lin = nn.Linear(5, 3)
+        def forward(self, x): return self.lin(x), x
+    x,y = torch.randn(12, 5),torch.randint(0, 3, (12,))
+    model = nn.Sequential(nn.Linear(5, 5), Pair())
+    learn = Learner(model, optim.SGD(model.parameters(), lr=0.1), F.cross_entropy, DataBunch(*get_dls(Dataset(x, y), Dataset(x, y), 4), c=3))
+    with pytest.raises(TypeError, match=r"layer '1': its output is a tuple, not a tensor"): Runner(cbs=[ActivationStats()]).fit(1, learn)
+    assert n_hooks(model) == 0
+
+def test_get_hist_of_a_hook_that_saw_nothing():
+    from exp.nb_06 import get_hist, get_min
+    model = nn.Sequential(nn.Linear(2, 2))
+    h = Hook(model[0], append_stats_hist)
+    model.eval()(torch.randn(3, 2))                    # eval batches are not recorded
+    for f in (get_hist, get_min):
+        with pytest.raises(RuntimeError, match='no statistics recorded yet'): f(h)
+    h.remove()
