@@ -16,16 +16,17 @@ import PIL, PIL.Image
 from fastcore.basics import patch, setify, uniqueify
 
 # %% ../nbs/08_data_block.ipynb #545fd1f7
+from .download import ChecksumError   # the one name of the download machinery this lesson needs
+
 def find_imagenette(url=URLs.IMAGENETTE_160):
-    "Imagenette's folder: downloaded and extracted from `url` if possible, else a local `imagenette2*` copy"
-    d = data_dir()
+    "Imagenette's folder: a copy in `data_dir()` if there is one (`url`'s own first), else downloaded from `url`"
+    d,own = data_dir(),Path(url.split('?')[0]).name.split('.')[0]
+    local = sorted((p for p in d.glob('imagenette2*') if (p/'train').is_dir() and (p/'val').is_dir()), key=lambda p: (p.name != own, p.name))
+    if local: return local[0]
     try: return untar_data(url)
     except (OSError, ChecksumError) as e:
-        local = sorted(p for p in d.glob('imagenette2*') if (p/'train').is_dir() and (p/'val').is_dir())
-        if not local: raise FileNotFoundError(f"Imagenette could not be downloaded ({e}) and there is no local copy "
-                                              f"(a folder imagenette2*/ with train/ and val/) in {d}. Set EXP_DATA to a folder that has one.") from e
-        warnings.warn(f"using the local copy {local[0]} (could not download {url}: {e})")
-        return local[0]
+        raise FileNotFoundError(f"Imagenette could not be downloaded ({e}) and there is no local copy "
+                                f"(a folder imagenette2*/ with train/ and val/) in {d}. Set EXP_DATA to a folder that has one.") from e
 
 imagenette_names = {'n01440764': 'tench', 'n02102040': 'English springer', 'n02979186': 'cassette player',
                     'n03000684': 'chain saw', 'n03028079': 'church', 'n03394916': 'French horn',
@@ -73,7 +74,7 @@ class ItemList(ListContainer):
     def __init__(self, items, path='.', tfms=None):
         super().__init__(items)
         self.path,self.tfms = Path(path),tfms
-    def __repr__(self): return f'{type(self).__name__} ({len(self)} items)\n{list(self.items[:10])}{"..." if len(self)>10 else ""}\nPath: {self.path}'
+    def __repr__(self): return f'{type(self).__name__} ({len(self)} items)\n{list(self.items[:10])}{"..." if len(self)>10 else ""}\nPath: {self.path!r}'
     def new(self, items, cls=None):
         if cls is None: cls = type(self)
         return cls(items, self.path, tfms=self.tfms)

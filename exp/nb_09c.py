@@ -21,7 +21,8 @@ class AvgStatsCallback(AvgStatsCallback):
         super().begin_epoch()
         self.start_time = time.time()
     def after_epoch(self):
-        row = [str(self.epoch)] + [f'{v:.6f}' for o in (self.train_stats, self.valid_stats) for v in o.avg_stats]
+        row = [str(self.epoch)] + [f'{v:.6f}' if o.count else '-'       # '-': no batches on that side (an empty valid_dl)
+                                   for o in (self.train_stats, self.valid_stats) for v in (o.avg_stats if o.count else o.all_stats)]
         row.append(format_time(time.time() - self.start_time))
         self.logger([v.ljust(len(n)) for v,n in zip(row, self.names)])
 
