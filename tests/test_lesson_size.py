@@ -47,4 +47,5 @@ def _outputs(c):
 def test_clean_outputs(stem):
     bad = [(i, m.group(0)) for i,c in enumerate(cells(stem)) for s in _outputs(c) for m in MACHINE.finditer(s)]
     tb = [i for i,c in enumerate(cells(stem)) for o in c.get('outputs', []) if o.get('output_type') == 'error']
-    assert not bad and not tb, f"{stem}: machine paths {bad} or tracebacks in cells {tb}"
+    err = [i for i,c in enumerate(cells(stem)) for o in c.get('outputs', []) if o.get('name') == 'stderr']
+    assert not bad and not tb and not err, f"{stem}: machine paths {bad}, tracebacks in cells {tb} or warnings (stderr) in cells {err}"

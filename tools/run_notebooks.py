@@ -4,9 +4,10 @@
     python tools/run_notebooks.py                 # every notebook in nbs/, in order
     python tools/run_notebooks.py nbs/07*.ipynb   # some of them
 
-This is what a student sees on GitHub: every plot and number of the default run. Cells flagged
-`#| slow` (the long experiments) and `#| eval: false` are not executed and keep no output: their
-markdown quotes what they print. Each notebook runs in a fresh Jupyter kernel from `nbs/`, so plots
+This is what a student sees on GitHub: every plot and number of the default run, as Run All gives it.
+The long experiments ask `slow_run(...)` (nb_00) first, so unless EXP_SLOW=1 is set they print that
+they were skipped, and their markdown quotes what they print. Cells flagged `#| eval: false` (or the
+older `#| slow`) are not executed and keep no output. Each notebook runs in a fresh Jupyter kernel from `nbs/`, so plots
 and progress bars are saved as a notebook shows them (a progress bar as one finished bar). The
 saved file is then cleaned with `nbdev_clean` (metadata stripped, outputs kept). A notebook that
 fails is not written, and the script exits non-zero.
@@ -40,7 +41,7 @@ def kernel_env():
 
 def run_notebook(path, timeout):
     nb = nbformat.read(path, as_version=4)
-    client = DefaultRunClient(nb, timeout=timeout, kernel_name='python3',
+    client = DefaultRunClient(nb, timeout=timeout, kernel_name='python3', coalesce_streams=True,   # one block of text per cell
                               resources={'metadata': {'path': str(path.parent)}})
     env = kernel_env()
     old = os.environ.copy()
