@@ -16,11 +16,11 @@ import PIL, PIL.Image
 from fastcore.basics import patch, setify, uniqueify
 
 # %% ../nbs/08_data_block.ipynb #545fd1f7
-from .download import ChecksumError   # the one name of the download machinery this lesson needs
+from .download import ChecksumError, _archive_stem, _archive_url   # download machinery this lesson needs
 
 def find_imagenette(url=URLs.IMAGENETTE_160):
     "Imagenette's folder: a copy in `data_dir()` if there is one (`url`'s own first), else downloaded from `url`"
-    d,own = data_dir(),Path(url.split('?')[0]).name.split('.')[0]
+    d,own = data_dir(),_archive_stem(_archive_url(url)[1])          # the folder untar_data(url) would make
     local = sorted((p for p in d.glob('imagenette2*') if (p/'train').is_dir() and (p/'val').is_dir()), key=lambda p: (p.name != own, p.name))
     if local: return local[0]
     try: return untar_data(url)
@@ -101,8 +101,8 @@ class ImageList(ItemList):
                                               + (f" (looking only in {include})" if include else ''))
         return cls(files, path, **kwargs)
     def draft_size(self):
-        "The fixed size the transforms resize to (a transform with a `(w, h)` `size`, like `ResizeFixed`), if any; crops set `draft = False`"
-        return next((t.size for t in listify(self.tfms) if isinstance(getattr(t, 'size', None), tuple) and getattr(t, 'draft', True)), None)
+        "The size a transform that allows reduced-scale decoding (`draft = True`, like `ResizeFixed`) resizes to, if any"
+        return next((t.size for t in listify(self.tfms) if getattr(t, 'draft', False)), None)
     def get(self, fn):
         try:
             img = PIL.Image.open(fn)
@@ -248,7 +248,7 @@ def label_by_func(sd, f, proc_x=None, proc_y=None):
 # %% ../nbs/08_data_block.ipynb #fda31a5a
 class ResizeFixed(Transform):
     "Resize a PIL image to `size` (an int for a square, or (w, h)) with bilinear filtering"
-    _order = 10
+    _order,draft = 10,True     # draft: JPEGs may be decoded at a reduced scale, never below `size`
     def __init__(self, size):
         if isinstance(size, int): size = (size, size)
         if not (len(size) == 2 and all(isinstance(o, int) and o > 0 for o in size)):

@@ -9,6 +9,10 @@ import time
 from fastprogress.fastprogress import master_bar, progress_bar, format_time
 
 # %% ../nbs/09c_add_progress_bar.ipynb #e39f9b8e
+def _cells(stats):
+    "The table cells of `stats`' averages; '-' for a side that saw no batch (an empty valid_dl)"
+    return [f'{v:.6f}' for v in stats.avg_stats] if stats.count else ['-']*(1+len(stats.metrics))
+
 def _metric_name(m): return getattr(m, '__name__', None) or getattr(getattr(m, 'func', None), '__name__', type(m).__name__)
 
 class AvgStatsCallback(AvgStatsCallback):
@@ -21,8 +25,7 @@ class AvgStatsCallback(AvgStatsCallback):
         super().begin_epoch()
         self.start_time = time.time()
     def after_epoch(self):
-        row = [str(self.epoch)] + [f'{v:.6f}' if o.count else '-'       # '-': no batches on that side (an empty valid_dl)
-                                   for o in (self.train_stats, self.valid_stats) for v in (o.avg_stats if o.count else o.all_stats)]
+        row = [str(self.epoch)] + _cells(self.train_stats) + _cells(self.valid_stats)
         row.append(format_time(time.time() - self.start_time))
         self.logger([v.ljust(len(n)) for v,n in zip(row, self.names)])
 

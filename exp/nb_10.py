@@ -57,7 +57,6 @@ def default_crop_size(w, h): return [w,w] if w < h else [h,h]
 
 class GeneralCrop(PilTransform):
     "Take the box `get_corners` gives (of size `crop_size`, default the largest square) and resize it to `size`"
-    draft = False                                               # a crop needs the full resolution: no reduced-scale JPEG decoding
     def __init__(self, size, crop_size=None, resample=PIL.Image.Resampling.BILINEAR):
         self.resample,self.size = resample,process_sz(size)
         self.crop_size = None if crop_size is None else process_sz(crop_size)
@@ -126,7 +125,6 @@ def uniform(a, b): return a + (b-a) * torch.rand(1).item()
 
 class PilTiltRandomCrop(PilTransform):
     "A random crop of size `crop_size` (default the largest square) whose corners move by up to `magnitude` of it, warped to `size`"
-    draft = False
     def __init__(self, size, crop_size=None, magnitude=0., resample=PIL.Image.Resampling.BILINEAR):
         if not magnitude >= 0: raise ValueError(f"PilTiltRandomCrop: magnitude={magnitude!r} must be >= 0 (a fraction of the crop)")
         self.resample,self.size,self.magnitude = resample,process_sz(size),magnitude
@@ -146,9 +144,9 @@ class PilTiltRandomCrop(PilTransform):
 # %% ../nbs/10_augmentation.ipynb #22bae3dd
 def np_to_float(x):
     "A PIL image with 8-bit channels as a (C,H,W) float tensor in [0, 1]"
-    a = np.asarray(x, dtype=np.float32)
-    if a.ndim == 2: a = a[..., None]
-    return torch.from_numpy(a).permute(2, 0, 1).contiguous() / 255.
+    t = torch.from_numpy(np.array(x))                           # one byte copy: PIL's buffer is read-only
+    if t.ndim == 2: t = t[..., None]
+    return t.permute(2, 0, 1).contiguous().float().div_(255.)   # reorder the bytes, then one float tensor
 np_to_float._order = 30
 
 # %% ../nbs/10_augmentation.ipynb #47c15353
