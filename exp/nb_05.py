@@ -9,7 +9,7 @@ __all__ = ['normalize', 'accuracy', 'Dataset', 'batch_dl', 'get_dls', 'DataBunch
 
 # %% ../nbs/05_foundations.ipynb #df8311a6
 from .nb_00 import *
-import bisect, copy, itertools, re, sys, time
+import bisect, copy, itertools, numbers, re, sys, time
 from functools import partial
 from typing import *
 import matplotlib.pyplot as plt
@@ -83,7 +83,10 @@ class Callback():
     def name(self): return camel2snake(re.sub(r'Callback$', '', type(self).__name__) or 'callback')
     def __call__(self, cb_name):
         f = getattr(self, cb_name) if hasattr(type(self), cb_name) or cb_name in self.__dict__ else None
-        return bool(f and f())
+        res = f() if f else None
+        if res is None or isinstance(res, (bool, np.bool_)): return bool(res)
+        raise TypeError(f"{type(self).__name__}.{cb_name} returned a {type(res).__name__}: a callback returns True (skip what "
+                        f"follows), False or nothing. To change the loop's state, assign it (self.run.{cb_name.split('_')[-1]} = ...)")
 
 class CancelTrainException(Exception):  "Raise in a callback to stop training"
 class CancelEpochException(Exception):  "Raise in a callback to skip the rest of this epoch's batches"
@@ -109,10 +112,35 @@ def _check_data(data):
     "A clear error for data a fit cannot use"
     for name in ('train_dl', 'valid_dl'):
         if getattr(data, name, None) is None: raise ValueError(f"data.{name} is None: training needs a training and a validation DataLoader")
-    try: n = len(data.train_dl)
-    except TypeError: return                                   # an iterable dataset: its length is unknown
-    if n == 0: raise ValueError("data.train_dl gives no batches, so nothing would train: is the training set empty, "
+        try: len(getattr(data, name))
+        except TypeError as e:
+            raise TypeError(f"data.{name} has no length ({e}): the loop counts each epoch's batches (for fractional epochs and "
+                            f"schedules), so use a Dataset with __len__ and __getitem__, not an IterableDataset") from None
+    if len(data.train_dl) == 0: raise ValueError("data.train_dl gives no batches, so nothing would train: is the training set empty, "
                                 "or smaller than one batch with drop_last=True?")
+
+def _check_epochs(epochs):
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 0:
+        raise TypeError(f"fit({epochs!r}): the number of epochs must be an int >= 0 (a fraction of an epoch: stop early with "
+                        f"a callback that raises CancelTrainException)")
+
+def _xy(b):
+    "A batch as `(xb, yb)`: a clear error for batches of another shape"
+    if isinstance(b, (tuple, list)) and len(b) == 2: return b
+    n = f"{len(b)} items" if isinstance(b, (tuple, list)) else f"a {type(b).__name__}"
+    raise TypeError(f"a batch of the DataLoader is {n}: the loop needs (xb, yb) pairs. Make the Dataset return (x, y), "
+                    f"or wrap the DataLoader to drop the rest (e.g. ((x, y) for x, y, *_ in dl))")
+
+def _check_cbs(cbs, cb_funcs):
+    "Clear errors for a class in `cbs` or an instance in `cb_funcs`"
+    for cb in listify(cbs):
+        if not isinstance(cb, Callback):
+            raise TypeError(f"cbs=[{getattr(cb, '__name__', repr(cb))}, ...]: cbs takes callback instances, e.g. {getattr(cb, '__name__', 'Recorder')}(); "
+                            f"pass a class or a function that makes one in cb_funcs")
+    for f in listify(cb_funcs):
+        if isinstance(f, Callback) or not callable(f):
+            raise TypeError(f"cb_funcs=[{type(f).__name__}(), ...]: cb_funcs takes classes or functions that make a callback "
+                            f"(e.g. {type(f).__name__} or partial({type(f).__name__}, ...)); pass instances in cbs")
 
 def _outside_batch(e):
     return RuntimeError("CancelBatchException was raised outside a batch: raise CancelEpochException to skip "
@@ -123,6 +151,9 @@ def _after_fit(cbs, model, was_training, err=None):
     failed = []
     for cb in cbs:
         try: cb('after_fit')
+        except (CancelTrainException, CancelEpochException, CancelBatchException) as e:
+            failed.append((cb, RuntimeError(f"{type(cb).__name__}.after_fit raised {type(e).__name__}: training is over at "
+                                            f"after_fit, so there is nothing to cancel; return instead")))
         except Exception as e: failed.append((cb, e))
     model.train(was_training)
     if not failed: return
@@ -134,6 +165,7 @@ def _after_fit(cbs, model, was_training, err=None):
 class Runner():
     "Train a `Learner`, calling each callback at each event in `_order`"
     def __init__(self, cbs=None, cb_funcs=None):
+        _check_cbs(cbs, cb_funcs)
         self.in_train,self.stop,self.logger = False,False,print
         self.cbs = [TrainEvalCallback()] + listify(cbs)
         for cbf in listify(cb_funcs):
@@ -170,7 +202,7 @@ class Runner():
     def all_batches(self, dl):
         self.iters = len(dl)
         try:
-            for i,(xb,yb) in enumerate(dl): self.iter = i; self.one_batch(xb, yb)
+            for i,b in enumerate(dl): self.iter = i; self.one_batch(*_xy(b))
         except CancelEpochException: self('after_cancel_epoch')
 
     def phase(self, event, dl):
@@ -181,6 +213,7 @@ class Runner():
         except CancelEpochException: self('after_cancel_epoch')
 
     def fit(self, epochs, learn):
+        _check_epochs(epochs)
         self.epochs,self.learn,self.loss = epochs,learn,torch.tensor(0.)
         _check_data(learn.data)
         self.cbs.sort(key=lambda cb: cb._order)
@@ -258,6 +291,21 @@ def _hypers(opt):
     "The hyper-parameter dicts of `opt`, one per group: `opt.hypers` (nb_09's `Optimizer`) or torch.optim's `opt.param_groups`"
     return opt.hypers if hasattr(opt, 'hypers') else opt.param_groups
 
+_ranges = dict(lr=(0, math.inf), wd=(0, math.inf), eps=(0, math.inf), mom=(0, 1), sqr_mom=(0, 1))
+
+def _check_hyper(k, v, where, below_one=False):
+    "A clear error unless hyper-parameter `k`'s value `v` is a finite number in its range (mom, sqr_mom < 1 if `below_one`)"
+    if isinstance(v, torch.Tensor):
+        if v.numel() != 1: raise TypeError(f"{where}: hyper-parameter {k} is a tensor of shape {tuple(v.shape)}: pass one number, e.g. {k}=0.1")
+        v = float(f'{v.item():.7g}')                             # checked as the number it holds
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{where}: hyper-parameter {k}={v!r} is a {type(v).__name__}, not a number: pass e.g. {k}=0.1")
+    lo,hi = _ranges.get(k, (-math.inf, math.inf))
+    if math.isnan(v) or not lo <= v <= hi or (below_one and v == 1):
+        rng = f"[{lo}, {hi}{')' if below_one else ']'}"
+        raise ValueError(f"{where}: hyper-parameter {k}={v!r} is out of range: it must be in {rng}"
+                         + (" (1 would divide by zero in the debiasing of the averages, which torch.optim refuses too)" if below_one and v == 1 else ''))
+
 class Recorder(Callback):
     "Record each parameter group's learning rate and the loss of each training batch"
     def begin_fit(self): self.lrs,self.losses = [[] for _ in _hypers(self.opt)],[]
@@ -297,7 +345,12 @@ class ParamScheduler(Callback):
                              f"schedule (used for every group) or one per group. To chain phases, use combine_scheds(pcts, scheds).")
         self._fs = fs*n if len(fs)==1 else fs
     def set_param(self):
-        for pg,f in zip(_hypers(self.opt), self._fs): pg[self.pname] = f(self.n_epochs/self.epochs)
+        pos = self.n_epochs/self.epochs
+        for i,(pg,f) in enumerate(zip(_hypers(self.opt), self._fs)):
+            v = f(pos)
+            if self.pname in _ranges:
+                _check_hyper(self.pname, v, f"ParamScheduler({self.pname!r}) at position {pos:.3f} (epoch {self.epoch}, batch {self.iter}), group {i}")
+            pg[self.pname] = v
     def begin_batch(self):
         if self.in_train: self.set_param()
 
@@ -361,9 +414,14 @@ class _LogBar():
     def update(self, val): pass
     def on_iter_end(self): pass
 
+def _isatty(f):
+    "Whether `f` is a terminal; a stream without `isatty` (a log tee) is not"
+    try: return bool(f.isatty())
+    except (AttributeError, ValueError): return False
+
 def _bars():
     "fastprogress's `master_bar` and `progress_bar` in a notebook or a terminal; elsewhere `_LogBar`, so a log gets no bar updates"
-    return (master_bar, progress_bar) if IN_NOTEBOOK or sys.stdout.isatty() else (_LogBar, _LogBar)
+    return (master_bar, progress_bar) if IN_NOTEBOOK or _isatty(sys.stdout) else (_LogBar, _LogBar)
 
 class ProgressCallback(Callback):
     "A fastprogress bar over epochs, with a bar over each epoch's batches inside it"

@@ -8,6 +8,7 @@ __all__ = ['sgd_opt', 'maybe_update', 'get_defaults', 'Optimizer', 'sgd_step', '
 # %% ../nbs/09_optimizers.ipynb #c979af35
 from .nb_08 import *
 import copy, difflib, functools, inspect, numbers
+from .nb_05 import _check_hyper
 
 # %% ../nbs/09_optimizers.ipynb #1ae64954
 def maybe_update(os, dest, f):
@@ -28,8 +29,6 @@ def _grad_steppers(fs):  return [f for f in fs if getattr(f, '_on_grad', False)]
 def _param_steppers(fs): return [f for f in fs if not getattr(f, '_on_grad', False)]
 
 _torch_names = dict(momentum='mom', weight_decay='wd', betas='mom and sqr_mom', beta1='mom', beta2='sqr_mom')   # torch.optim's
-_ranges = dict(lr=(0, math.inf), wd=(0, math.inf), eps=(0, math.inf), mom=(0, 1), sqr_mom=(0, 1))
-
 def _check_hypers(hypers, steppers, stats):
     "A clear error for a hyper-parameter that no stepper or stat takes, or that is out of its range"
     takes = {'lr'}.union(*[_arg_names(f, 1) for f in steppers], *[_arg_names(s.update, 2) for s in stats])
@@ -38,9 +37,11 @@ def _check_hypers(hypers, steppers, stats):
             close = _torch_names.get(k) or next(iter(difflib.get_close_matches(k, takes, 1)), None)
             raise TypeError(f"unknown hyper-parameter {k!r}" + (f" (did you mean {close!r}?)" if close else '') +
                             f": the steppers and stats of this optimizer take {', '.join(sorted(takes))}")
-        lo,hi = _ranges.get(k, (-math.inf, math.inf))
-        if isinstance(v, numbers.Real) and not lo <= v <= hi:
-            raise ValueError(f"hyper-parameter {k}={v!r} is out of range: it must be in [{lo}, {hi}]")
+        _check_hyper(k, v, 'the optimizer', below_one=k in _below_one(stats))
+
+def _below_one(stats):
+    "The averages' hyper-parameters that must stay below 1: those a dampened (debiased) average divides by 1-mom"
+    return set().union(*[getattr(s, '_below_one', ()) for s in stats])
 
 def _check_needs(steppers, have):
     "A clear error for a stepper argument that no hyper-parameter (or statistic) provides"
@@ -58,7 +59,44 @@ def _param_groups(params):
     if not groups or not all(groups): raise ValueError("the optimizer got an empty parameter list (or group): pass model.parameters()")
     if not all(isinstance(p, torch.Tensor) for g in groups for p in g):
         raise TypeError("parameters must be tensors: pass model.parameters(), or a list of lists of them (one per group)")
+    seen = {}
+    for i,g in enumerate(groups):
+        for j,p in enumerate(g):
+            if id(p) in seen: raise ValueError(f"parameter {j} of group {i} (shape {tuple(p.shape)}) is also parameter {seen[id(p)][1]} "
+                                               f"of group {seen[id(p)][0]}: it would be stepped twice. Put each parameter in one group "
+                                               f"only (torch.optim refuses this too): check the splitter, or the lists you pass")
+            seen[id(p)] = (i, j)
     return groups
+
+def _state_keys(stats, hyper):
+    "The names of the state `stats` keep for a parameter (found on a one-number stand-in)"
+    q = torch.zeros(1); q.grad = torch.zeros(1)
+    st = {}; maybe_update(stats, st, lambda o: o.init_state(q))
+    for s in stats: st = s.update(q, st, **hyper)
+    return set(st)
+
+def _check_state_dict(opt, sd):
+    "A clear error for a saved state that is not for `opt`: another kind of optimizer, other groups, other state"
+    if not (isinstance(sd, dict) and 'hypers' in sd and 'state' in sd):
+        what = "torch.optim's" if isinstance(sd, dict) and 'param_groups' in sd else f"not this kind of optimizer's (keys {list(sd)[:4]})" if isinstance(sd, dict) else f"a {type(sd).__name__}"
+        raise ValueError(f"load_state_dict: this state dict is {what}: load a state saved by {type(opt).__name__}.state_dict(), "
+                         f"or a torch.optim state into the torch.optim optimizer that saved it")
+    if len(sd['hypers']) != len(opt.param_groups):
+        raise ValueError(f"load_state_dict: the saved optimizer has {len(sd['hypers'])} parameter group(s), this one has {len(opt.param_groups)}")
+    sizes = [len(g) for g in opt.param_groups]
+    if 'sizes' in sd and list(sd['sizes']) != sizes:
+        raise ValueError(f"load_state_dict: the saved parameter groups have {list(sd['sizes'])} parameters, this optimizer's have "
+                         f"{sizes}: build the optimizer with the same groups (the same splitter) as the one that was saved")
+    for i,(h,mine) in enumerate(zip(sd['hypers'], opt.hypers)):
+        if set(h) != set(mine):
+            raise ValueError(f"load_state_dict: group {i} was saved with hyper-parameters {', '.join(sorted(h))}, this optimizer takes "
+                             f"{', '.join(sorted(mine))}: the state is from another kind of optimizer (e.g. sgd_opt's into adam_opt)")
+    try: want = _state_keys(opt.stats, opt.hypers[0]) if getattr(opt, 'stats', None) else set()
+    except Exception: return                                     # a stat that needs a real parameter: not checked
+    for i,st in sd['state'].items():
+        if set(st) != want:
+            raise ValueError(f"load_state_dict: parameter {i} was saved with state {', '.join(sorted(st)) or 'none'}, this optimizer "
+                             f"keeps {', '.join(sorted(want)) or 'none'}: the state is from another kind of optimizer")
 
 class Optimizer():
     "Parameter groups, one dict of hyper-parameters per group, and `steppers` that update each parameter in turn"
@@ -71,11 +109,11 @@ class Optimizer():
         _check_hypers(defaults, self.steppers, getattr(self, 'stats', []))
         if not hasattr(self, 'stats'): _check_needs(self.steppers, defaults)
     def grad_params(self):
-        "Each parameter that has a gradient, with its group's hyper-parameters"
-        return [(p,hyper) for pg,hyper in zip(self.param_groups, self.hypers) for p in pg if p.grad is not None]
-    def zero_grad(self, set_to_none=False):
-        "Zero the gradients (the course's way), or drop them with `set_to_none=True` (torch.optim's default)"
-        for p,hyper in self.grad_params():
+        "Each trainable parameter that has a gradient, with its group's hyper-parameters: a frozen one is left alone"
+        return [(p,hyper) for pg,hyper in zip(self.param_groups, self.hypers) for p in pg if p.grad is not None and p.requires_grad]
+    def zero_grad(self, set_to_none=True):
+        "Drop the gradients, as torch.optim does (so a parameter frozen later has none), or zero them with `set_to_none=False`"
+        for p in (p for pg in self.param_groups for p in pg if p.grad is not None):
             if set_to_none: p.grad = None
             else: p.grad.detach_(); p.grad.zero_()
     def step(self):
@@ -84,11 +122,11 @@ class Optimizer():
     def state_dict(self):
         "The hyper-parameters and the state of each parameter, named by its position (as torch.optim does), copied"
         ps = [p for pg in self.param_groups for p in pg]
-        return {'hypers': copy.deepcopy(self.hypers), 'state': {i: copy.deepcopy(self.state[p]) for i,p in enumerate(ps) if p in self.state}}
+        return {'hypers': copy.deepcopy(self.hypers), 'sizes': [len(g) for g in self.param_groups],
+                'state': {i: copy.deepcopy(self.state[p]) for i,p in enumerate(ps) if p in self.state}}
     def load_state_dict(self, sd):
         ps = [p for pg in self.param_groups for p in pg]
-        if len(sd['hypers']) != len(self.param_groups):
-            raise ValueError(f"load_state_dict: the saved optimizer has {len(sd['hypers'])} parameter group(s), this one has {len(self.param_groups)}")
+        _check_state_dict(self, sd)
         for i,st in sd['state'].items():
             bad = [k for k,v in st.items() if isinstance(v, torch.Tensor) and (i >= len(ps) or v.shape != ps[i].shape)]
             if bad: raise ValueError(f"load_state_dict: saved state {bad[0]!r} of parameter {i} does not fit this optimizer's parameters")
@@ -123,6 +161,11 @@ class StatefulOptimizer(Optimizer):
     "An `Optimizer` whose `stats` keep a state for each parameter (averages, counts) that the steppers read"
     def __init__(self, params, steppers, stats=None, **defaults):
         self.stats = listify(stats)
+        for s in self.stats:
+            if isinstance(s, type) or not hasattr(s, 'init_state'):
+                name = getattr(s, '__name__', type(s).__name__)
+                raise TypeError(f"stats=[{name}, ...]: a stat must be an instance with init_state and update, e.g. {name}()" if isinstance(s, type)
+                                else f"stats: {s!r} is not a Stat (it has no init_state): pass instances such as AverageGrad()")
         maybe_update(self.stats, defaults, get_defaults)
         super().__init__(params, steppers, **defaults)
     def step(self):
@@ -149,6 +192,8 @@ class AverageGrad(Stat):
     "`grad_avg`, the moving average of the gradients: undampened (SGD's momentum) or dampened by 1-mom (Adam's)"
     _defaults = dict(mom=0.9)
     def __init__(self, dampening:bool=False): self.dampening = dampening
+    @property
+    def _below_one(self): return ('mom',) if self.dampening else ()
     def init_state(self, p): return {'grad_avg': torch.zeros_like(p.grad.data)}
     def update(self, p, state, mom, **kwargs):
         state['mom_damp'] = 1-mom if self.dampening else 1.
@@ -168,6 +213,8 @@ class AverageSqrGrad(Stat):
     "`sqr_avg`, the moving average of the squared gradients, dampened by 1-sqr_mom unless `dampening=False`"
     _defaults = dict(sqr_mom=0.99)
     def __init__(self, dampening:bool=True): self.dampening = dampening
+    @property
+    def _below_one(self): return ('sqr_mom',) if self.dampening else ()
     def init_state(self, p): return {'sqr_avg': torch.zeros_like(p.grad.data)}
     def update(self, p, state, sqr_mom, **kwargs):
         state['sqr_damp'] = 1-sqr_mom if self.dampening else 1.
