@@ -28,7 +28,11 @@ def _repo_root():
 
 def data_dir():
     "Where datasets live: `$EXP_DATA`, else `data/` in this clone, else `~/.exp/data`"
-    if os.environ.get('EXP_DATA'): return _path(os.environ['EXP_DATA'])
+    if os.environ.get('EXP_DATA'):
+        d = _path(os.environ['EXP_DATA'])
+        if d.exists() and not d.is_dir(): raise NotADirectoryError(f"EXP_DATA={os.environ['EXP_DATA']!r} is a file, not a folder: "
+                                                                   f"set EXP_DATA to the folder where datasets live (or unset it)")
+        return d
     root = _repo_root()
     return root/'data' if root else Path.home()/'.exp'/'data'
 
@@ -163,6 +167,7 @@ def _transfer(resp, f, show_progress):
 
 def _incomplete(path, name):
     "Why the archive or `.gz` at `path` is damaged or cut short (None if it reads through to its end)"
+    name = name.lower()
     try:
         if name.endswith('.zip'):
             with zipfile.ZipFile(path) as z: bad = z.testzip()
@@ -265,7 +270,7 @@ def safe_extract(archive, dest):
     archive,dest = _path(archive),_path(dest); dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
     try:
-        if archive.name.endswith('.zip'):
+        if archive.name.lower().endswith('.zip'):
             with zipfile.ZipFile(archive) as zf:
                 infos = zf.infolist()
                 for i in infos: _check_member(i.filename, _zip_kind(i), root, archive)
@@ -290,16 +295,23 @@ def safe_extract(archive, dest):
 def _archive_stem(name):
     "`name` without its archive extension (unchanged if it has none)"
     for ext in _ARCHIVE_EXTS:
-        if name.endswith(ext): return name[:-len(ext)]
+        if name.lower().endswith(ext): return name[:-len(ext)]     # any case: DS.TGZ is DS
     return name
 
 def _archive_url(url_or_name):
     "The URL to download and the archive's file name. A bare name is one of fast.ai's S3 archives; a URL with no archive extension gets `.tgz` (as fastai v1's `untar_data` did); the query string is not part of the name"
     url = str(url_or_name)
-    if '://' not in url: url = URLs.S3 + url
+    if '://' not in url and (isinstance(url_or_name, os.PathLike) or re.search(r'[/\\]', url) or url.startswith(('~', '.'))):
+        raise ValueError(f"untar_data({url!r}): this is a local path, and untar_data takes a URL or the name of one of fast.ai's "
+                         f"archives. To extract a local archive: safe_extract({url!r}, dest)")
+    bare = '://' not in url
+    if bare: url = URLs.S3 + url
     parts = urlsplit(url)
     name = unquote(parts.path.rsplit('/', 1)[-1])
-    if _archive_stem(name) == name: name += '.tgz'; url = urlunsplit(parts._replace(path=parts.path+'.tgz'))
+    if _archive_stem(name) == name:
+        name += '.tgz'; url = urlunsplit(parts._replace(path=parts.path+'.tgz'))
+        if not bare: warnings.warn(f"{url_or_name} has no archive extension (.tgz, .zip, ...): downloading {url}, as fastai v1 did. "
+                                   f"Pass the URL with its extension to download something else", stacklevel=3)
     if not _archive_stem(name) or _archive_stem(name) in ('.', '..') or '/' in name or '\\' in name:
         raise ValueError(f"{url}: cannot tell which archive this URL names: pass a URL that ends in a file name such as ds.tgz")
     return url, name
@@ -319,9 +331,14 @@ def untar_data(url_or_name, dest=None, sha256=None, md5=None, force=False, timeo
     url,name = _archive_url(url_or_name)
     dest = _path(dest) if dest else data_dir()
     folder,archive = dest/_archive_stem(name), dest/name
+    for p in (folder, archive):
+        if p.is_symlink() and not p.exists():
+            raise FileNotFoundError(f"{p} is a symlink to {os.readlink(p)}, which does not exist: remove the link, or make its target "
+                                    f"(e.g. mount the disk it points to), and run again")
     if folder.is_dir() and not force: return folder
     if folder.exists() and not folder.is_dir(): raise FileExistsError(f"{folder} should be the dataset's folder but is a file: move it away and run again")
     downloaded = force or not archive.exists()
+    _remove_stale(archive)                           # a killed download's .part, even when the archive is already there
     if downloaded:   # into a temporary file: an archive already there stays until a complete new one replaces it
         download_url(url, archive, sha256=sha256 or URLs.SHA256.get(url), md5=md5 or URLs.MD5.get(url), timeout=timeout)
     tmp = _make_tmp(folder, 'extract', folder=True)

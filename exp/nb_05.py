@@ -86,7 +86,7 @@ class Callback():
         res = f() if f else None
         if res is None or isinstance(res, (bool, np.bool_)): return bool(res)
         raise TypeError(f"{type(self).__name__}.{cb_name} returned a {type(res).__name__}: a callback returns True (skip what "
-                        f"follows), False or nothing. To change the loop's state, assign it (self.run.{cb_name.split('_')[-1]} = ...)")
+                        f"follows), False or nothing. To change the loop's state, assign it (e.g. self.run.xb = ...)")
 
 class CancelTrainException(Exception):  "Raise in a callback to stop training"
 class CancelEpochException(Exception):  "Raise in a callback to skip the rest of this epoch's batches"

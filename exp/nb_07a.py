@@ -78,7 +78,11 @@ def lsuv_module(model, m, xb=None, tol=1e-3, max_iter=10):
     for _ in range(max_iter):
         mean,std = output_stats(model, [m], xb)[0]
         if abs(std-1) < tol and (bias is None or abs(mean) < tol): return mean,std
-        if not math.isfinite(std) or std < 1e-8:
+        if not (math.isfinite(std) and math.isfinite(mean)):
+            raise LSUVError(f"LSUV cannot normalize layer {name!r}: its output on this batch overflows to inf or NaN (std={std:.3g}, "
+                            f"mean={mean:.3g}), e.g. weights or inputs too large for {xb.dtype}. Check the layer's initialization and "
+                            f"the batch's scale (normalize it), or use float32")
+        if std < 1e-8:
             raise LSUVError(f"LSUV cannot normalize layer {name!r}: its output on this batch is constant (std={std:.3g}, "
                             f"mean={mean:.3g}). Is it a dead ReLU layer? Re-initialize it or use another batch.")
         with torch.no_grad():

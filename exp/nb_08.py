@@ -10,9 +10,9 @@ __all__ = ['imagenette_names', 'image_extensions', 'norm_imagenette', 'find_imag
 
 # %% ../nbs/08_data_block.ipynb #0c03ba77
 from .nb_07a import *
-import contextlib, io, math, mimetypes, os, platform, time, warnings
+import contextlib, io, math, mimetypes, os, platform, time, unicodedata, warnings
 from collections import OrderedDict
-import PIL, PIL.Image
+import PIL, PIL.Image, PIL.ImageOps
 from fastcore.basics import patch, setify, uniqueify
 
 # %% ../nbs/08_data_block.ipynb #545fd1f7
@@ -48,7 +48,8 @@ def _get_files(p, fs, extensions=None):
 
 def get_files(path, extensions=None, recurse=False, include=None):
     "Sorted files in `path` with one of `extensions` (any case), skipping hidden ones; `include` limits the top-level folders"
-    path = Path(path)
+    path = Path(os.fspath(path)).expanduser()
+    if not path.is_dir(): raise FileNotFoundError(f"get_files: {path} is not a folder (or does not exist): pass the folder that holds the files")
     extensions = {e.lower() for e in setify(extensions)}
     if not recurse: return _get_files(path, [o.name for o in os.scandir(path) if o.is_file()], extensions)
     res,seen = [],set()
@@ -89,10 +90,11 @@ class ItemList(ListContainer):
 class ImageReadError(OSError): "An image file could not be read"
 
 class ImageList(ItemList):
-    "An `ItemList` of image files, read with PIL"
+    "An `ItemList` of image files, read with PIL, upright (their EXIF orientation applied)"
     @classmethod
     def from_files(cls, path, extensions=None, recurse=True, include=None, **kwargs):
         if extensions is None: extensions = image_extensions
+        path = Path(os.fspath(path)).expanduser()
         if not Path(path).is_dir(): raise FileNotFoundError(f"{path} is not a folder (or does not exist): pass the folder that holds the images")
         nodot = [e for e in setify(extensions) if not e.startswith('.')]
         if nodot: raise ValueError(f"extensions start with a dot: {', '.join(repr('.'+e) for e in nodot)}, not {', '.join(map(repr, nodot))}")
@@ -109,6 +111,7 @@ class ImageList(ItemList):
             size = self.draft_size()
             if size: img.draft(img.mode, size)   # JPEG: decode at 1/2, 1/4 or 1/8 scale, never below `size`
             img.load()
+            PIL.ImageOps.exif_transpose(img, in_place=True)   # a phone's photo upright, as it is shown (EXIF orientation)
             return img
         except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError) as e:
             raise ImageReadError(f"could not read image {fn}: {e}. Remove or replace this file.") from e
@@ -196,10 +199,15 @@ class Processor():
     "Processes a whole list of items at once (e.g. builds a vocabulary), before any transform"
     def process(self, items): return items
 
+def _nfc(o):
+    "A str label in Unicode's NFC form: 'café' typed or stored as e + combining accent is the same label as with 'é'"
+    return unicodedata.normalize('NFC', o) if isinstance(o, str) else o
+
 class CategoryProcessor(Processor):
     "Map labels to indices, with a sorted vocabulary built from the first items processed (the training set)"
     def __init__(self): self.vocab = None
     def __call__(self, items):
+        items = [_nfc(o) for o in items]
         if self.vocab is None:
             if any(o is None for o in items): raise ValueError("a label is None: the labelling function returned None for some items")
             types = sorted({type(o).__name__ for o in items})
@@ -208,7 +216,7 @@ class CategoryProcessor(Processor):
             self.otoi = {v:k for k,v in enumerate(self.vocab)}
         return [self.proc1(o) for o in items]
     def proc1(self, item):
-        try: return self.otoi[item]
+        try: return self.otoi[_nfc(item)]
         except KeyError: raise ValueError(f"label {item!r} was not in the training set, whose vocabulary has {len(self.vocab)} "
                                           f"labels ({', '.join(map(str, self.vocab[:5]))}...): every validation label must also appear in training") from None
     def deprocess(self, idxs): return [self.deproc1(i) for i in idxs]

@@ -5,10 +5,34 @@ __all__ = ['param_getter', 'Learner', 'get_learner']
 
 # %% ../nbs/09b_learner.ipynb #af245b63
 from .nb_09 import *
-from .nb_05 import _after_fit, _check_data, _outside_batch
+from .nb_05 import _after_fit, _check_cbs, _check_data, _check_epochs, _hypers, _outside_batch, _xy
 
 # %% ../nbs/09b_learner.ipynb #922e1ee8
 def param_getter(m): return m.parameters()
+
+def _check_learner_args(loss_func, opt_func):
+    if isinstance(loss_func, type):
+        raise TypeError(f"loss_func={loss_func.__name__} is a class: pass an instance, {loss_func.__name__}(), or a function such as F.cross_entropy")
+    if opt_func is adam_opt:
+        raise TypeError("opt_func=adam_opt: adam_opt is the function that makes an optimizer function: call it, "
+                        "opt_func=adam_opt() (or adam_opt(wd=1e-2)); sgd_opt is passed as it is")
+
+def _is_torch_opt(f):
+    f = getattr(f, 'func', f)                                     # through a partial
+    return isinstance(f, type) and issubclass(f, torch.optim.Optimizer)
+
+def _make_opt(opt_func, groups, lr):
+    "`opt_func(groups, lr=lr)`, with clear errors for a torch.optim optimizer given lists and for what is not an optimizer"
+    if _is_torch_opt(opt_func):
+        groups = list(groups)
+        if groups and not isinstance(groups[0], (torch.Tensor, dict)):
+            raise TypeError("the splitter returned lists of parameters, which torch.optim optimizers do not take as groups: "
+                            "wrap them in dicts, splitter=lambda m: pg_dicts(my_splitter(m))")
+    opt = opt_func(groups, lr=lr)
+    if not (hasattr(opt, 'step') and hasattr(opt, 'zero_grad')):
+        raise TypeError(f"opt_func(params, lr=...) returned a {type(opt).__name__}, not an optimizer: opt_func must make an optimizer, "
+                        f"e.g. sgd_opt, adam_opt() (adam_opt called), or partial(torch.optim.SGD, momentum=0.9)")
+    return opt
 
 def _print_log(o):
     "Print a log line; a list (a row of a table) as its items separated by two spaces"
@@ -20,6 +44,7 @@ class Learner():
                'after_cancel_batch', 'after_batch', 'after_cancel_epoch', 'begin_validate', 'after_epoch',
                'after_cancel_train', 'after_fit'}
     def __init__(self, model, data, loss_func, opt_func=sgd_opt, lr=1e-2, splitter=param_getter, cbs=None, cb_funcs=None):
+        _check_learner_args(loss_func, opt_func); _check_cbs(cbs, cb_funcs)
         store_attr('model,data,loss_func,opt_func,lr,splitter')
         self.in_train,self.logger,self.opt,self.cbs = False,_print_log,None,[]
         self.add_cb(TrainEvalCallback())
@@ -57,7 +82,7 @@ class Learner():
 
     def all_batches(self):
         self.iters = len(self.dl)
-        for i,(xb,yb) in enumerate(self.dl): self.one_batch(i, xb, yb)
+        for i,b in enumerate(self.dl): self.one_batch(i, *_xy(b))
 
     def phase(self, event, dl):
         "Send `event`, then run the batches of `dl` unless a callback returned True; a CancelEpochException ends the phase"
@@ -68,11 +93,13 @@ class Learner():
 
     def fit(self, epochs, cbs=None, reset_opt=False):
         "Train for `epochs`, with the callbacks `cbs` added for this fit only; make the optimizer if there is none"
+        _check_epochs(epochs)
         cbs = [cb if isinstance(cb, Callback) else cb() for cb in listify(cbs)]
-        self.add_cbs(cbs)
+        shadowed = {cb.name: getattr(self, cb.name) for cb in cbs if getattr(self, cb.name, None) in self.cbs}
         try:
+            self.add_cbs(cbs)
             _check_data(self.data)
-            if reset_opt or not self.opt: self.opt = self.opt_func(self.splitter(self.model), lr=self.lr)
+            self.set_opt(reset_opt)
             self.epochs,self.loss,was_training,err = epochs,tensor(0.),self.model.training,None
             self.model.zero_grad(set_to_none=True)
             try:
@@ -87,7 +114,21 @@ class Learner():
             except CancelBatchException as e: err = _outside_batch(e); raise err from e
             except BaseException as e: err = e; raise
             finally: self.end_fit(was_training, err)
-        finally: self.remove_cbs(cbs)
+        finally:                                                   # the fit's callbacks stay readable (learn.recorder)...
+            self.cbs = [cb for cb in self.cbs if not any(cb is o for o in cbs)]
+            for k,cb in shadowed.items(): setattr(self, k, cb)     # ...unless they hid a permanent one: that one is back
+
+    def set_opt(self, reset=False):
+        "Make the optimizer if there is none, or if `model`, `opt_func` or `splitter` changed since; a new `lr` goes to every group"
+        src = (self.model, self.opt_func, self.splitter)
+        made = getattr(self, '_made', None)                        # (opt, its lr, what it was made from), if we made it
+        ours = made is not None and made[0] is self.opt
+        if reset or self.opt is None or (ours and any(a is not b for a,b in zip(src, made[2]))):
+            self.opt = _make_opt(self.opt_func, self.splitter(self.model), self.lr)
+        elif ours and self.lr != made[1]:
+            for h in _hypers(self.opt): h['lr'] = self.lr
+        else: return
+        self._made = (self.opt, self.lr, src)
 
     def end_fit(self, was_training, err=None):
         "Every callback's `after_fit`, even if one fails; the model back in its mode; `err`, if any, is not hidden"

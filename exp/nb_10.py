@@ -9,7 +9,7 @@ __all__ = ['show_image', 'show_batch', 'PilTransform', 'PilRandomFlip', 'PilRand
 # %% ../nbs/10_augmentation.ipynb #efeff711
 from .nb_09c import *
 from .nb_08 import show_image as _show_image_08, show_batch as _show_batch_08
-import random
+import numbers, random
 from random import randint
 from torch import FloatTensor, LongTensor                      # names the course's nb_10 gave
 make_rgb._order = 0
@@ -46,12 +46,18 @@ class PilRandomDihedral(PilTransform):
 
 # %% ../nbs/10_augmentation.ipynb #9e2003cd
 def process_sz(sz):
-    "A size as a `(w, h)` tuple of positive ints, from an int (a square) or a pair"
-    sz = listify(sz)
-    sz = tuple(sz if len(sz) == 2 else [sz[0], sz[0]])
-    if len(sz) != 2 or not all(isinstance(o, (int, np.integer)) and o > 0 for o in sz):
+    "A size as a `(w, h)` tuple of positive ints, from an int (a square), a one-item list, or a pair"
+    pair = tuple(sz) if isinstance(sz, (list, tuple)) and len(sz) == 2 else (sz[0], sz[0]) if isinstance(sz, (list, tuple)) and len(sz) == 1 else (sz, sz)
+    if not all(isinstance(o, (int, np.integer)) and not isinstance(o, bool) and o > 0 for o in pair):
         raise ValueError(f"size {sz!r}: pass a positive int, or a (width, height) pair of them")
-    return sz
+    return pair
+
+def _check_pair(v, name, who, lo, hi=math.inf):
+    "`v` as a `(min, max)` pair with `lo < min <= max <= hi`, else a clear error naming `who` and `name`"
+    ok = isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(o, numbers.Real) for o in v) and lo < v[0] <= v[1] <= hi
+    if not ok: raise ValueError(f"{who}: {name}={v!r} must be a (min, max) pair with {lo} < min <= max" + (f" <= {hi}" if hi < math.inf else '')
+                                + (f", e.g. {name}=({v}, {hi if hi < math.inf else v})" if isinstance(v, numbers.Real) else ''))
+    return tuple(v)
 
 def default_crop_size(w, h): return [w,w] if w < h else [h,h]
 
@@ -82,10 +88,8 @@ class RandomResizedCrop(GeneralCrop):
     "A box of random area (a fraction in `scale` of the image's) and aspect ratio (log-uniform in `ratio`), resized to `size`"
     def __init__(self, size, scale=(0.08,1.0), ratio=(3./4., 4./3.), resample=PIL.Image.Resampling.BILINEAR):
         super().__init__(size, resample=resample)
-        if not (len(scale) == 2 and 0 < scale[0] <= scale[1] <= 1):
-            raise ValueError(f"RandomResizedCrop: scale={scale!r} must be (min, max) fractions of the image's area, with 0 < min <= max <= 1")
-        if not (len(ratio) == 2 and 0 < ratio[0] <= ratio[1]): raise ValueError(f"RandomResizedCrop: ratio={ratio!r} must be (min, max), 0 < min <= max")
-        self.scale,self.ratio = scale,ratio
+        self.scale = _check_pair(scale, 'scale', 'RandomResizedCrop (fractions of the area)', 0, 1)
+        self.ratio = _check_pair(ratio, 'ratio', 'RandomResizedCrop (width/height)', 0)
     def __call__(self, x): return x.resize(self.size, self.resample, box=self.get_corners(*x.size))
     def get_corners(self, w, h, wc=None, hc=None):
         "torchvision's draws: ten tries at a box inside the image, each from the whole area; else the centre at the nearest ratio"
@@ -142,11 +146,30 @@ class PilTiltRandomCrop(PilTransform):
         return warp(x, self.size, tuple((o[0].item(), o[1].item()) for o in src_corners), resample=self.resample)
 
 # %% ../nbs/10_augmentation.ipynb #22bae3dd
+_AS = {'P': 'RGB', 'PA': 'RGBA', 'RGBa': 'RGBA', 'La': 'LA'}   # palette to colours, premultiplied alpha undone
+_BYTES = ('L', 'LA', 'RGB', 'RGBA', 'RGBX', 'CMYK', 'YCbCr', 'LAB', 'HSV')
+
+def _float_range(x, a, top):
+    "`a` (a 16-bit `I` or float `F` image's values) divided by `top`, refused unless they are in [0, `top`]"
+    if not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= top):
+        raise ValueError(f"np_to_float: mode {x.mode} with values in [{a.min():g}, {a.max():g}]"
+                         f"{' ('+x.filename+')' if getattr(x, 'filename', '') else ''}: this mode is read as [0, {top:g}] only. "
+                         f"Rescale the image, or convert it (make_rgb) first")
+    return a / top
+
 def np_to_float(x):
-    "A PIL image with 8-bit channels as a (C,H,W) float tensor in [0, 1]"
-    t = torch.from_numpy(np.array(x))                           # one byte copy: PIL's buffer is read-only
+    "A PIL image as a (C,H,W) float tensor in [0, 1]: 8-bit channels /255, 16-bit /65535, '1' as 0/1, 'F' as it is, palettes as RGB"
+    if x.mode == 'P' and 'transparency' in x.info: x = x.convert('RGBA')
+    elif x.mode in _AS: x = x.convert(_AS[x.mode])
+    a = np.array(x)                                             # one byte copy: PIL's buffer is read-only
+    if x.mode in _BYTES: t = torch.from_numpy(a)
+    elif x.mode == '1': t = torch.from_numpy(a).to(torch.uint8).mul_(255)
+    elif x.mode.startswith('I;16') or x.mode == 'I': t = torch.from_numpy(_float_range(x, a.astype(np.float32), 65535.))
+    elif x.mode == 'F': t = torch.from_numpy(_float_range(x, a, 1.))
+    else: raise ValueError(f"np_to_float: PIL mode {x.mode!r} is not supported: convert the image first (make_rgb, or x.convert('RGB'))")
     if t.ndim == 2: t = t[..., None]
-    return t.permute(2, 0, 1).contiguous().float().div_(255.)   # reorder the bytes, then one float tensor
+    t = t.permute(2, 0, 1).contiguous()                         # reorder the values, then one float tensor
+    return t.float().div_(255.) if t.dtype == torch.uint8 else t.float()
 np_to_float._order = 30
 
 # %% ../nbs/10_augmentation.ipynb #47c15353
@@ -171,7 +194,8 @@ def crop_matrix(sx, sy, tx, ty):
 
 def random_affine(n, max_deg=10., p_flip=0.5, scale=(0.35, 1.), ratio=(3/4, 4/3)):
     "n random flip-rotate-crop matrices (n,2,3), drawn on the CPU"
-    if not (0 < scale[0] <= scale[1] <= 1): raise ValueError(f"scale={scale!r} must be (min, max) fractions of the area, 0 < min <= max <= 1")
+    scale = _check_pair(scale, 'scale', 'random_affine (fractions of the area)', 0, 1)
+    ratio = _check_pair(ratio, 'ratio', 'random_affine (width/height)', 0)
     if not max_deg >= 0: raise ValueError(f"max_deg={max_deg!r} must be >= 0")
     area = torch.empty(n).uniform_(*scale)
     r = torch.empty(n).uniform_(math.log(ratio[0]), math.log(ratio[1])).exp()
@@ -180,12 +204,37 @@ def random_affine(n, max_deg=10., p_flip=0.5, scale=(0.35, 1.), ratio=(3/4, 4/3)
     rot,flip = rotation_matrix(torch.empty(n).uniform_(-max_deg, max_deg)),flip_matrix(torch.rand(n) < _check_p(p_flip, 'p_flip'))
     return (_mat3(crop_matrix(sx, sy, tx, ty)) @ _mat3(rot) @ _mat3(flip))[:, :2]
 
+def _check_batch(x):
+    "A clear error unless `x` is a float batch of images (n,c,h,w)"
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        hint = ('a single image: pass a batch of one, x[None]' if getattr(x, 'ndim', 0) == 3 else
+                'a flat batch: reshape it to (n,c,h,w) first (for MNIST, x.view(-1,1,28,28))' if getattr(x, 'ndim', 0) == 2 else 'not a batch of images')
+        raise ValueError(f"affine_augment: x has shape {shape}, {hint}; it needs a float batch (n,c,h,w)")
+    if not x.is_floating_point():
+        raise TypeError(f"affine_augment: x is a {x.dtype} batch: it needs floats, e.g. x.float()/255 (to_float_tensor)")
+
+def _check_mats(mats, n):
+    if not (isinstance(mats, torch.Tensor) and mats.shape == (n, 2, 3)):
+        raise ValueError(f"affine_augment: mats has shape {tuple(getattr(mats, 'shape', ()))}: it needs one (2,3) matrix per image, ({n}, 2, 3)")
+    bad = (~torch.isfinite(mats)).flatten(1).any(1).nonzero().flatten().tolist()
+    if bad: raise ValueError(f"affine_augment: matrix {bad[0]} of mats has NaN or infinite values ({len(bad)} of {n} matrices): check how they were made")
+
+def _pixel_mats(mats, h, w):
+    "`mats` whose linear part acts on pixels (a rotation stays a rotation on an h≠w image) in grid_sample's [-1, 1] coordinates"
+    m = mats.clone()
+    m[:, 0, 1] *= h/w; m[:, 1, 0] *= w/h                        # D⁻¹·L·D with D = diag(w, h); the translation stays in [-1, 1]
+    return m
+
 def affine_augment(x, size=None, mats=None, **kwargs):
     "Batch `x` (n,c,h,w) warped by one matrix per image (`mats`, default `random_affine(n, **kwargs)`), resized to `size`, in one grid_sample"
+    _check_batch(x)
     n,c,h,w = x.shape
     size = (h, w) if size is None else tuple(reversed(process_sz(size)))
+    if n == 0: return x.new_empty(0, c, *size)
     if mats is None: mats = random_affine(n, **kwargs)
-    grid = F.affine_grid(mats.to(x.device, x.dtype), (n, c, *size), align_corners=False)
+    _check_mats(mats, n)
+    grid = F.affine_grid(_pixel_mats(mats, h, w).to(x.device, x.dtype), (n, c, *size), align_corners=False)
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='reflection', align_corners=False)
 
 class BatchAugmentCallback(Callback):
@@ -193,7 +242,13 @@ class BatchAugmentCallback(Callback):
     _order = 1
     def __init__(self, size=None, **kwargs): self.size,self.kwargs = size,kwargs
     def begin_batch(self):
-        if self.in_train: self.run.xb = affine_augment(self.xb, self.size, **self.kwargs)
+        if not self.in_train: return
+        if self.xb.ndim != 4:
+            raise ValueError(f"BatchAugmentCallback (_order {self._order}) got batches of shape {tuple(self.xb.shape)}, not images "
+                             f"(n,c,h,w): it runs before the callbacks of higher _order, such as a view transform (e.g. "
+                             f"BatchTransformXCallback(mnist_view), _order 2). Give it a later _order, e.g. "
+                             f"cb = BatchAugmentCallback(); cb._order = 3")
+        self.run.xb = affine_augment(self.xb, self.size, **self.kwargs)
 
 # %% ../nbs/10_augmentation.ipynb #838fd1be
 from exp.nb_00 import _public
