@@ -208,7 +208,8 @@ def test_untar_zip_and_no_extension(odd, tmp_path):
     with zipfile.ZipFile(root/'z.zip', 'w') as zf: zf.writestr('z/a.txt', 'zipped'); zf.writestr('z/sub/b.txt', 'deep')
     assert (untar_data(base+'z.zip', dest=tmp_path)/'sub'/'b.txt').read_text() == 'deep'
     _tgz(root/'plain.tgz', [('plain/a.txt', b'p')])
-    assert untar_data(base+'plain', dest=tmp_path) == tmp_path/'plain'   # no extension means .tgz, as in fastai v1
+    with pytest.warns(UserWarning, match='no archive extension'):                # no extension means .tgz, as in fastai v1, said
+        assert untar_data(base+'plain', dest=tmp_path) == tmp_path/'plain'
 
 @pytest.mark.parametrize('name', ['../evil', '/abs/evil', 'link'])
 def test_untar_evil_zip(odd, tmp_path, name):
