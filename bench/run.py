@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from exp.nb_10 import *
 from unittest import mock
-import exp.nb_05
+import exp.nb_05, exp.nb_06
 
 def median_times(fns, repeats):
     "Run each of `fns` `repeats` times, interleaved; the median seconds of each"
@@ -85,6 +85,18 @@ def plain_epoch(model, opt, data):
                 tot_loss = tot_loss + loss.detach()*bn; tot_acc = tot_acc + accuracy(pred.detach(), yb)*bn; n += bn
         print(f'{"train" if train else "valid"}: [{float(tot_loss)/n:.6f}, {float(tot_acc)/n:.6f}]')
 
+def course_append_stats(hook, mod, inp, outp):
+    "The course's 06 hook, as a second reference: mean, std and a 40-bin histogram of every training batch, on the CPU"
+    if not hasattr(hook, 'stats'): hook.stats = ([], [], [])
+    means,stds,hists = hook.stats
+    if mod.training:
+        means.append(outp.data.mean().cpu()); stds.append(outp.data.std().cpu()); hists.append(outp.data.cpu().histc(40, -7, 7))
+
+class CourseStats(Callback):
+    "The course's `Hooks(model, append_stats)` around a fit, on the layers `ActivationStats` hooks"
+    def begin_fit(self): self.hooks = Hooks(exp.nb_06._stat_layers(self.model), course_append_stats)
+    def after_fit(self): self.hooks.remove()
+
 def bench_loop(repeats):
     data = mnist_data()
     cbfs = [Recorder, partial(AvgStatsCallback, accuracy), partial(BatchTransformXCallback, view_tfm(1, 28, 28))]
@@ -98,9 +110,27 @@ def bench_loop(repeats):
         return lambda: plain_epoch(model, opt, data)
     t_run,t_plain = median_times([quiet(runner()), quiet(plain())], repeats)
     t_stats,t_nostats,ratios = paired_ratios(quiet(runner([ActivationStats])), quiet(runner()), repeats)   # epochs back to back
+    t_course,t_nostats2,ratios_course = paired_ratios(quiet(runner([CourseStats])), quiet(runner()), repeats)
+    per_batch = t_nostats/len(data.train_dl)
     return [('Runner.fit (Recorder, AvgStats, view) vs a plain PyTorch loop, 1 MNIST epoch', t_run, t_plain, '<= 1.05'),
             ('training with ActivationStats on every layer vs without (median of pairs, quartiles)', t_stats, t_nostats, '<= 1.05',
-             ratio_summary(ratios))]
+             ratio_summary(ratios)),
+            ("training with the course's append_stats hook (mean, std, histogram) on the same layers vs without", t_course,
+             t_nostats2, 'report', ratio_summary(ratios_course))] + stats_cost(data, per_batch)
+
+def stats_cost(data, per_batch, n=50):
+    "What ActivationStats' hook costs per training batch, part by part, on the CNN's own activations"
+    model,outs = mnist_model(data),[]
+    with Hooks(exp.nb_06._stat_layers(model), lambda h,m,i,o: outs.append(o.detach())):
+        model(next(iter(data.train_dl))[0].view(-1, 1, 28, 28))
+    recs,vals = [exp.nb_06._Record() for _ in range(3)],[(o.mean(), o.std(), o.flatten()[:40].clone()) for o in outs]
+    parts = {'mean and std (torch.std_mean)': lambda: [exp.nb_06._mean_std(o) for o in outs],
+             'histogram of about 32,768 values': lambda: [exp.nb_06._hist(o, 40, (-10, 10)) for o in outs],
+             'storing mean, std and histogram (_Record)': lambda: [r.append(t) for v in vals for r,t in zip(recs, v)],
+             'the whole hook (append_stats_hist)': lambda: [exp.nb_06.append_stats_hist(h, nn.ReLU(), None, o) for h,o in zip(hs, outs)]}
+    hs = [type('H', (), {})() for _ in outs]
+    return [(f'ActivationStats per training batch ({len(outs)} layers): {k}, vs a whole training batch without it',
+             exp.nb_06.time_ms(f, n)/1000, per_batch, 'report') for k,f in parts.items()]
 
 # ---------------------------------------------------------------- 3: norm layers
 SHAPES = [(512, 8, 14, 14), (512, 16, 7, 7), (512, 32, 4, 4), (512, 64, 2, 2), (512, 64, 1, 1)]  # the 07 CNN's activations
@@ -279,7 +309,14 @@ def bench_course():
     return [l for l in out.stdout.splitlines() if l.endswith('secs')]
 
 def machine():
-    return f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, Python {platform.python_version()}'
+    "The CPU (model and the vector extensions PyTorch's kernels use), threads and versions: ratios depend on them"
+    cpu = platform.processor() or platform.machine()
+    if Path('/proc/cpuinfo').exists():
+        cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), cpu)
+    elif sys.platform == 'darwin':
+        cpu = subprocess.run(['sysctl', '-n', 'machdep.cpu.brand_string'], capture_output=True, text=True).stdout.strip() or cpu
+    return (f'{cpu} ({platform.machine()}), {os.cpu_count()} cores, PyTorch kernels {torch.backends.cpu.get_cpu_capability()}, '
+            f'torch {torch.__version__}, {torch.get_num_threads()} threads, Python {platform.python_version()}')
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
@@ -296,6 +333,8 @@ if __name__ == '__main__':
     if args.only in (None, 'optim'): rows += bench_optimizers(args.repeats)
     if args.only in (None, 'progress'): rows += bench_progress(args.repeats)
     if args.only in (None, 'augment'): rows += bench_augment(args.repeats)
+    print(f'\nOn {machine()}. The ours and reference columns are the times the ratio divides (an epoch, for the epoch rows):'
+          '\na fixed cost per batch weighs more where an epoch is faster.')
     print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
     for name,a,b,target,*ratio in rows:
         unit = 'img/s' if 'images/s' in name else 's'

@@ -19,10 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COLAB_META = {'accelerator': 'GPU', 'colab': {'gpuType': 'T4', 'provenance': []}}
 EXPORT_CELL = '''#| hide
-# Write this notebook's exported cells to exp/: only in a clone of the project (on Colab there is nothing to write)
+# Write this notebook's exported cells to exp/: only in a clone of the project with its dev tools (not on Colab)
 from pathlib import Path
-if any((p/'settings.ini').exists() for p in [Path.cwd(), *Path.cwd().parents]): import nbdev; nbdev.nbdev_export()
-else: print('Not exported: run this notebook in a clone of the project to write its module')'''
+import importlib.util
+if not any((p/'settings.ini').exists() for p in [Path.cwd(), *Path.cwd().parents]):
+    print('Not exported: run this notebook in a clone of the project to write its module')
+elif importlib.util.find_spec('nbdev') is None: print('Not exported: nbdev is not installed (pip install -e ".[dev]")')
+else: import nbdev; nbdev.nbdev_export()'''
 INSTALL_CELL = '''# On Colab only: install this package (nothing happens anywhere else). Data downloads on first use.
 import sys, subprocess
 if 'google.colab' in sys.modules:
