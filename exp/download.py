@@ -337,7 +337,7 @@ def untar_data(url_or_name, dest=None, sha256=None, md5=None, force=False, timeo
                                     f"(e.g. mount the disk it points to), and run again")
     downloaded = force or not archive.exists()
     if not downloaded or (folder.is_dir() and not force):
-        _remove_stale(archive)        # a killed download's .part, also when the dataset is there (a download scans for itself)
+        _remove_stale(archive)        # a killed download's .part, also when the dataset is there
     if folder.is_dir() and not force: return folder
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"{folder} should be the dataset's folder but is a file: move it away and run again")

@@ -124,8 +124,9 @@ def _check_epochs(epochs):
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
         raise TypeError(f"fit({epochs!r}): the number of epochs must be an int >= 0 (a fraction of an epoch: stop early with "
                         f"a callback that raises CancelTrainException)")
-    if epochs < 0: raise ValueError(f"fit({epochs!r}): the number of epochs must be >= 0: pass how many epochs to train, "
-                                    f"e.g. fit(1) (fit(0) trains none)")
+    if epochs < 0:
+        raise ValueError(f"fit({epochs!r}): the number of epochs must be >= 0: pass how many epochs to train, "
+                         f"e.g. fit(1) (fit(0) trains none)")
 
 def _xy(b):
     "A batch as `(xb, yb)`: a clear error for batches of another shape"
@@ -140,15 +141,17 @@ def _check_cbs(cbs, cb_funcs=None):
     for cb in listify(cbs):
         if not isinstance(cb, Callback):
             name = getattr(cb, '__name__', repr(cb))
-            raise TypeError(f"cbs=[{name}, ...]: cbs takes callback instances, e.g. {getattr(cb, '__name__', 'Recorder')}(); "
+            eg = getattr(cb, '__name__', 'Recorder')
+            raise TypeError(f"cbs=[{name}, ...]: cbs takes callback instances, e.g. {eg}(); "
                             f"a class or a function that makes one goes in the Learner's or Runner's cb_funcs")
     for f in listify(cb_funcs):
         if isinstance(f, Callback):
             raise TypeError(f"cb_funcs=[{type(f).__name__}(), ...]: cb_funcs takes classes or functions that make a callback "
                             f"(e.g. {type(f).__name__} or partial({type(f).__name__}, ...)); pass instances in cbs")
         if not callable(f):
-            raise TypeError(f"cb_funcs=[{f!r}, ...]: {f!r} ({type(f).__name__}) is not callable: cb_funcs takes classes or "
-                            f"functions that make a callback (e.g. Recorder or partial(AvgStatsCallback, accuracy))")
+            raise TypeError(f"cb_funcs=[{f!r}, ...]: {f!r} ({type(f).__name__}) is not callable: cb_funcs takes "
+                            f"classes or functions that make a callback (e.g. Recorder or "
+                            f"partial(AvgStatsCallback, accuracy))")
 
 def _outside_batch(e):
     return RuntimeError("CancelBatchException was raised outside a batch: raise CancelEpochException to skip "
@@ -312,14 +315,16 @@ def _check_hyper(k, v, where, below_one=False):
     shown = None
     if isinstance(v, torch.Tensor):
         if v.numel() != 1:
-            raise TypeError(f"{at()}: hyper-parameter {k} is a tensor of shape {tuple(v.shape)}: pass one number, e.g. {k}=0.1")
-        v = v.item(); shown = f'{v:.7g}'                         # checked as the number it holds, shown as float32 prints
+            raise TypeError(f"{at()}: hyper-parameter {k} is a tensor of shape {tuple(v.shape)}: pass one number, "
+                            f"e.g. {k}=0.1")
+        v = v.item(); shown = f'{v:.7g}'                         # checked as the number it holds, shown short
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{at()}: hyper-parameter {k}={v!r} is a {type(v).__name__}, not a number: pass e.g. {k}=0.1")
     lo,hi = _ranges[k]
     if math.isnan(v) or not lo <= v <= hi or (below_one and v == 1):
         rng = f"[{lo}, {hi}{')' if below_one else ']'}"
-        why = " (1 would divide by zero in the debiasing of the averages, which torch.optim refuses too)" if below_one and v == 1 else ''
+        why = (" (1 would divide by zero in the debiasing of the averages, which torch.optim refuses too)"
+               if below_one and v == 1 else '')
         raise ValueError(f"{at()}: hyper-parameter {k}={shown or repr(v)} is out of range: it must be in {rng}{why}")
 
 class Recorder(Callback):
@@ -360,9 +365,10 @@ class ParamScheduler(Callback):
             raise ValueError(f"ParamScheduler({self.pname!r}): {len(fs)} schedules for {n} parameter group(s); pass one "
                              f"schedule (used for every group) or one per group. To chain phases, use combine_scheds(pcts, scheds).")
         self._fs = fs*n if len(fs)==1 else fs
-        self._below = self.pname in _below_one(getattr(self.opt, 'stats', ()))   # the optimizer's own checks, at each value
+        self._below = self.pname in _below_one(getattr(self.opt, 'stats', ()))   # the optimizer's own checks
     def _where(self, pos, i):
-        return f"ParamScheduler({self.pname!r}) at position {pos:.3f} (epoch {self.epoch}, batch {self.iter}), group {i}"
+        return (f"ParamScheduler({self.pname!r}) at position {pos:.3f} (epoch {self.epoch}, batch {self.iter}), "
+                f"group {i}")
     def set_param(self):
         pos,k = self.n_epochs/self.epochs,self.pname
         for i,(pg,f) in enumerate(zip(_hypers(self.opt), self._fs)):

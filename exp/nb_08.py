@@ -50,7 +50,8 @@ def _folder(path, who):
     "`path` as a `Path`, `~` expanded; a clear error naming `who` unless it is a folder"
     path = Path(os.fspath(path)).expanduser()
     if not path.is_dir():
-        raise FileNotFoundError(f"{who}: {path} is not a folder (or does not exist): pass the folder that holds the files")
+        raise FileNotFoundError(f"{who}: {path} is not a folder (or does not exist): pass the folder that holds "
+                                f"the files")
     return path
 
 def get_files(path, extensions=None, recurse=False, include=None):
@@ -115,7 +116,7 @@ class ImageList(ItemList):
             img = PIL.Image.open(fn)
             size = self.draft_size()
             if size:                             # JPEG: decode at 1/2, 1/4 or 1/8 scale, never below `size`...
-                if img.getexif().get(274) in (5, 6, 7, 8): size = tuple(size)[::-1]   # ...once upright: stored on its side
+                if img.getexif().get(274) in (5, 6, 7, 8): size = tuple(size)[::-1]   # ...once upright (sideways)
                 img.draft(img.mode, size)
             img.load()
             PIL.ImageOps.exif_transpose(img, in_place=True)   # a phone's photo upright, as it is shown (EXIF orientation)

@@ -33,12 +33,13 @@ def _make_opt(opt_func, groups, lr):
                             "wrap them in dicts, splitter=lambda m: pg_dicts(my_splitter(m))")
     opt = opt_func(groups, lr=lr)
     if not (hasattr(opt, 'step') and hasattr(opt, 'zero_grad')):
-        raise TypeError(f"opt_func(params, lr=...) returned a {type(opt).__name__}, not an optimizer: opt_func must make an "
-                        f"optimizer, e.g. sgd_opt, adam_opt() (adam_opt called), or partial(torch.optim.SGD, momentum=0.9)")
+        raise TypeError(f"opt_func(params, lr=...) returned a {type(opt).__name__}, not an optimizer: opt_func must "
+                        f"make an optimizer, e.g. sgd_opt, adam_opt() (adam_opt called), or "
+                        f"partial(torch.optim.SGD, momentum=0.9)")
     return opt
 
 def _param_ids(groups):
-    "The ids of the parameters in `groups`: tensors, lists of them or torch.optim's dicts (a splitter's, `opt.param_groups`)"
+    "The ids of the parameters in `groups` (a splitter's or `opt.param_groups`): tensors, lists or torch.optim's dicts"
     ids = set()
     for g in groups:
         g = g['params'] if isinstance(g, dict) else g
@@ -106,7 +107,7 @@ class Learner():
         "Train for `epochs`, with the callbacks `cbs` added for this fit only; make the optimizer if there is none"
         _check_epochs(epochs); _check_cbs(cbs)
         new = []
-        for cb in listify(cbs):                                    # one already in learn.cbs (learn.recorder) runs once, and stays
+        for cb in listify(cbs):                # one already in learn.cbs (learn.recorder) runs once, and stays
             if not any(cb is o for o in self.cbs + new): new.append(cb)
         cbs = new
         shadowed = {cb.name: getattr(self, cb.name) for cb in cbs if getattr(self, cb.name, None) in self.cbs}
@@ -136,22 +137,25 @@ class Learner():
         "Make the optimizer if there is none, or if what it was made from changed since; a new `lr` goes to every group"
         _check_hyper('lr', self.lr, 'learn.lr')
         src = (self.model, self.opt_func, self.splitter)
-        made = getattr(self, '_made', None)                        # (opt, lr, what it came from, whether the Learner made it)
-        if made is None or made[0] is not self.opt: made = (self.opt, self.lr, src, False)   # set by hand: taken as it is
+        made = getattr(self, '_made', None)    # (opt, lr, what it came from, whether the Learner made it)
+        if made is None or made[0] is not self.opt: made = (self.opt, self.lr, src, False)   # set by hand: as it is
         changed = [n for n,a,b in zip(('model', 'opt_func', 'splitter'), src, made[2]) if a is not b]
         new_lr = bool(self.lr != made[1])
         if self.opt is not None and not reset and not made[3]:
             if changed or new_lr:
-                raise ValueError(f"learn.{', learn.'.join(changed + ['lr']*new_lr)} changed, but learn.opt was set by hand, and the "
-                                 f"Learner does not remake (or change) an optimizer it did not make: set learn.opt = None to let "
-                                 f"the Learner make a new one, or change your optimizer yourself")
-            if hasattr(self.opt, 'param_groups') and not _param_ids(self.opt.param_groups) <= _param_ids(self.model.parameters()):
-                raise ValueError("learn.opt was set by hand and steps parameters that are not learn.model's (was a layer "
-                                 "replaced, e.g. learn.model[-1] = nn.Linear(...)?): set learn.opt = None to let the Learner make "
-                                 "a new one, or make your optimizer again from the model's parameters")
+                what = ', learn.'.join(changed + ['lr']*new_lr)
+                raise ValueError(f"learn.{what} changed, but learn.opt was set by hand, and the Learner does not "
+                                 f"remake (or change) an optimizer it did not make: set learn.opt = None to let the "
+                                 f"Learner make a new one, or change your optimizer yourself")
+            ids = _param_ids(self.opt.param_groups) if hasattr(self.opt, 'param_groups') else set()
+            if not ids <= _param_ids(self.model.parameters()):
+                raise ValueError("learn.opt was set by hand and steps parameters that are not learn.model's (was a "
+                                 "layer replaced, e.g. learn.model[-1] = nn.Linear(...)?): set learn.opt = None to let "
+                                 "the Learner make a new one, or make your optimizer again from the model's parameters")
             self._made = made; return
-        if (reset or self.opt is None or changed or (hasattr(self.opt, 'param_groups')   # a layer replaced in place: the
-                and _param_ids(self.splitter(self.model)) != _param_ids(self.opt.param_groups))):     # parameters differ
+        replaced = (hasattr(self.opt, 'param_groups')                # a layer replaced in place: other parameters
+                    and _param_ids(self.splitter(self.model)) != _param_ids(self.opt.param_groups))
+        if reset or self.opt is None or changed or replaced:
             self.opt = _make_opt(self.opt_func, self.splitter(self.model), self.lr)
         elif new_lr:
             for h in _hypers(self.opt): h['lr'] = self.lr

@@ -57,8 +57,8 @@ def process_sz(sz):
 
 def _check_pair(v, name, who, lo, hi=math.inf):
     "`v` as a `(min, max)` pair with `lo < min <= max <= hi`, else a clear error naming `who` and `name`"
-    ok = (isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(o, numbers.Real) and math.isfinite(o) for o in v)
-          and lo < v[0] <= v[1] <= hi)
+    ok = (isinstance(v, (list, tuple)) and len(v) == 2
+          and all(isinstance(o, numbers.Real) and math.isfinite(o) for o in v) and lo < v[0] <= v[1] <= hi)
     if not ok:
         top = f" <= {hi}" if hi < math.inf else ' (finite)'
         eg = f", e.g. {name}=({v}, {hi if hi < math.inf else v})" if isinstance(v, numbers.Real) else ''
@@ -216,7 +216,8 @@ def _check_batch(x):
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         nd = getattr(x, 'ndim', 0)
         hint = ('a single image: pass a batch of one, x[None]' if nd == 3 else
-                'a flat batch: reshape it to (n,c,h,w) first (for MNIST, x.view(-1,1,28,28))' if nd == 2 else 'not a batch of images')
+                'a flat batch: reshape it to (n,c,h,w) first (for MNIST, x.view(-1,1,28,28))' if nd == 2 else
+                'not a batch of images')
         raise ValueError(f"affine_augment: x has shape {shape}, {hint}; it needs a float batch (n,c,h,w)")
     if not x.is_floating_point():
         raise TypeError(f"affine_augment: x is a {x.dtype} batch: it needs floats, e.g. x.float()/255 (to_float_tensor)")
@@ -224,12 +225,12 @@ def _check_batch(x):
 def _check_mats(mats, n):
     "A clear error unless the `mats` a user passed are `n` finite (2,3) matrices (details looked up only on failure)"
     if not (isinstance(mats, torch.Tensor) and mats.shape == (n, 2, 3)):
-        raise ValueError(f"affine_augment: mats has shape {tuple(getattr(mats, 'shape', ()))}: it needs one (2,3) matrix per "
-                         f"image, ({n}, 2, 3)")
+        shape = tuple(getattr(mats, 'shape', ()))
+        raise ValueError(f"affine_augment: mats has shape {shape}: it needs one (2,3) matrix per image, ({n}, 2, 3)")
     if torch.isfinite(mats).all(): return
     bad = (~torch.isfinite(mats)).flatten(1).any(1).nonzero().flatten().tolist()
-    raise ValueError(f"affine_augment: matrix {bad[0]} of mats has NaN or infinite values ({len(bad)} of {n} matrices): "
-                     f"check how they were made")
+    raise ValueError(f"affine_augment: matrix {bad[0]} of mats has NaN or infinite values ({len(bad)} of {n} "
+                     f"matrices): check how they were made")
 
 def _pixel_mats(mats, h, w):
     "`mats` whose linear part acts on pixels (a rotation stays a rotation on an h≠w image) in grid_sample's [-1, 1] coordinates"
