@@ -335,10 +335,12 @@ def untar_data(url_or_name, dest=None, sha256=None, md5=None, force=False, timeo
         if p.is_symlink() and not p.exists():
             raise FileNotFoundError(f"{p} is a symlink to {os.readlink(p)}, which does not exist: remove the link, or make its target "
                                     f"(e.g. mount the disk it points to), and run again")
-    if folder.is_dir() and not force: return folder
-    if folder.exists() and not folder.is_dir(): raise FileExistsError(f"{folder} should be the dataset's folder but is a file: move it away and run again")
     downloaded = force or not archive.exists()
-    _remove_stale(archive)                           # a killed download's .part, even when the archive is already there
+    if not downloaded or (folder.is_dir() and not force):
+        _remove_stale(archive)        # a killed download's .part, also when the dataset is there
+    if folder.is_dir() and not force: return folder
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} should be the dataset's folder but is a file: move it away and run again")
     if downloaded:   # into a temporary file: an archive already there stays until a complete new one replaces it
         download_url(url, archive, sha256=sha256 or URLs.SHA256.get(url), md5=md5 or URLs.MD5.get(url), timeout=timeout)
     tmp = _make_tmp(folder, 'extract', folder=True)

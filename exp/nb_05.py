@@ -120,27 +120,38 @@ def _check_data(data):
                                 "or smaller than one batch with drop_last=True?")
 
 def _check_epochs(epochs):
-    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 0:
+    "A clear error unless `epochs` is an int >= 0"
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
         raise TypeError(f"fit({epochs!r}): the number of epochs must be an int >= 0 (a fraction of an epoch: stop early with "
                         f"a callback that raises CancelTrainException)")
+    if epochs < 0:
+        raise ValueError(f"fit({epochs!r}): the number of epochs must be >= 0: pass how many epochs to train, "
+                         f"e.g. fit(1) (fit(0) trains none)")
 
 def _xy(b):
     "A batch as `(xb, yb)`: a clear error for batches of another shape"
     if isinstance(b, (tuple, list)) and len(b) == 2: return b
     n = f"{len(b)} items" if isinstance(b, (tuple, list)) else f"a {type(b).__name__}"
     raise TypeError(f"a batch of the DataLoader is {n}: the loop needs (xb, yb) pairs. Make the Dataset return (x, y), "
-                    f"or wrap the DataLoader to drop the rest (e.g. ((x, y) for x, y, *_ in dl))")
+                    f"or give the DataLoader a collate_fn that drops the rest, e.g. "
+                    f"collate_fn=lambda items: torch.utils.data.default_collate([o[:2] for o in items])")
 
-def _check_cbs(cbs, cb_funcs):
-    "Clear errors for a class in `cbs` or an instance in `cb_funcs`"
+def _check_cbs(cbs, cb_funcs=None):
+    "Clear errors for a class in `cbs` (of Learner, Runner or Learner.fit) or an instance in `cb_funcs`"
     for cb in listify(cbs):
         if not isinstance(cb, Callback):
-            raise TypeError(f"cbs=[{getattr(cb, '__name__', repr(cb))}, ...]: cbs takes callback instances, e.g. {getattr(cb, '__name__', 'Recorder')}(); "
-                            f"pass a class or a function that makes one in cb_funcs")
+            name = getattr(cb, '__name__', repr(cb))
+            eg = getattr(cb, '__name__', 'Recorder')
+            raise TypeError(f"cbs=[{name}, ...]: cbs takes callback instances, e.g. {eg}(); "
+                            f"a class or a function that makes one goes in the Learner's or Runner's cb_funcs")
     for f in listify(cb_funcs):
-        if isinstance(f, Callback) or not callable(f):
+        if isinstance(f, Callback):
             raise TypeError(f"cb_funcs=[{type(f).__name__}(), ...]: cb_funcs takes classes or functions that make a callback "
                             f"(e.g. {type(f).__name__} or partial({type(f).__name__}, ...)); pass instances in cbs")
+        if not callable(f):
+            raise TypeError(f"cb_funcs=[{f!r}, ...]: {f!r} ({type(f).__name__}) is not callable: cb_funcs takes "
+                            f"classes or functions that make a callback (e.g. Recorder or "
+                            f"partial(AvgStatsCallback, accuracy))")
 
 def _outside_batch(e):
     return RuntimeError("CancelBatchException was raised outside a batch: raise CancelEpochException to skip "
@@ -293,18 +304,28 @@ def _hypers(opt):
 
 _ranges = dict(lr=(0, math.inf), wd=(0, math.inf), eps=(0, math.inf), mom=(0, 1), sqr_mom=(0, 1))
 
+def _below_one(stats):
+    "The averages' hyper-parameters that must stay below 1: those a dampened (debiased) average divides by 1-mom"
+    return set().union(*[getattr(s, '_below_one', ()) for s in listify(stats)])
+
 def _check_hyper(k, v, where, below_one=False):
-    "A clear error unless hyper-parameter `k`'s value `v` is a finite number in its range (mom, sqr_mom < 1 if `below_one`)"
+    "A clear error unless `v` is a number in the range of `k` (if it has one); `where` is a str or makes one on failure"
+    if k not in _ranges: return                                  # a stepper's own option (nesterov=False): its business
+    at = lambda: where() if callable(where) else where
+    shown = None
     if isinstance(v, torch.Tensor):
-        if v.numel() != 1: raise TypeError(f"{where}: hyper-parameter {k} is a tensor of shape {tuple(v.shape)}: pass one number, e.g. {k}=0.1")
-        v = float(f'{v.item():.7g}')                             # checked as the number it holds
+        if v.numel() != 1:
+            raise TypeError(f"{at()}: hyper-parameter {k} is a tensor of shape {tuple(v.shape)}: pass one number, "
+                            f"e.g. {k}=0.1")
+        v = v.item(); shown = f'{v:.7g}'                         # checked as the number it holds, shown short
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{where}: hyper-parameter {k}={v!r} is a {type(v).__name__}, not a number: pass e.g. {k}=0.1")
-    lo,hi = _ranges.get(k, (-math.inf, math.inf))
+        raise TypeError(f"{at()}: hyper-parameter {k}={v!r} is a {type(v).__name__}, not a number: pass e.g. {k}=0.1")
+    lo,hi = _ranges[k]
     if math.isnan(v) or not lo <= v <= hi or (below_one and v == 1):
         rng = f"[{lo}, {hi}{')' if below_one else ']'}"
-        raise ValueError(f"{where}: hyper-parameter {k}={v!r} is out of range: it must be in {rng}"
-                         + (" (1 would divide by zero in the debiasing of the averages, which torch.optim refuses too)" if below_one and v == 1 else ''))
+        why = (" (1 would divide by zero in the debiasing of the averages, which torch.optim refuses too)"
+               if below_one and v == 1 else '')
+        raise ValueError(f"{at()}: hyper-parameter {k}={shown or repr(v)} is out of range: it must be in {rng}{why}")
 
 class Recorder(Callback):
     "Record each parameter group's learning rate and the loss of each training batch"
@@ -344,13 +365,16 @@ class ParamScheduler(Callback):
             raise ValueError(f"ParamScheduler({self.pname!r}): {len(fs)} schedules for {n} parameter group(s); pass one "
                              f"schedule (used for every group) or one per group. To chain phases, use combine_scheds(pcts, scheds).")
         self._fs = fs*n if len(fs)==1 else fs
+        self._below = self.pname in _below_one(getattr(self.opt, 'stats', ()))   # the optimizer's own checks
+    def _where(self, pos, i):
+        return (f"ParamScheduler({self.pname!r}) at position {pos:.3f} (epoch {self.epoch}, batch {self.iter}), "
+                f"group {i}")
     def set_param(self):
-        pos = self.n_epochs/self.epochs
+        pos,k = self.n_epochs/self.epochs,self.pname
         for i,(pg,f) in enumerate(zip(_hypers(self.opt), self._fs)):
             v = f(pos)
-            if self.pname in _ranges:
-                _check_hyper(self.pname, v, f"ParamScheduler({self.pname!r}) at position {pos:.3f} (epoch {self.epoch}, batch {self.iter}), group {i}")
-            pg[self.pname] = v
+            _check_hyper(k, v, lambda: self._where(pos, i), self._below)   # the message is made only if `v` is refused
+            pg[k] = v
     def begin_batch(self):
         if self.in_train: self.set_param()
 

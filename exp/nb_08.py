@@ -46,10 +46,17 @@ def _get_files(p, fs, extensions=None):
     return [p/f for f in sorted(fs) if not f.startswith('.')
             and (not extensions or f'.{f.rsplit(".", 1)[-1]}'.lower() in extensions)]
 
+def _folder(path, who):
+    "`path` as a `Path`, `~` expanded; a clear error naming `who` unless it is a folder"
+    path = Path(os.fspath(path)).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"{who}: {path} is not a folder (or does not exist): pass the folder that holds "
+                                f"the files")
+    return path
+
 def get_files(path, extensions=None, recurse=False, include=None):
     "Sorted files in `path` with one of `extensions` (any case), skipping hidden ones; `include` limits the top-level folders"
-    path = Path(os.fspath(path)).expanduser()
-    if not path.is_dir(): raise FileNotFoundError(f"get_files: {path} is not a folder (or does not exist): pass the folder that holds the files")
+    path = _folder(path, 'get_files')
     extensions = {e.lower() for e in setify(extensions)}
     if not recurse: return _get_files(path, [o.name for o in os.scandir(path) if o.is_file()], extensions)
     res,seen = [],set()
@@ -94,8 +101,7 @@ class ImageList(ItemList):
     @classmethod
     def from_files(cls, path, extensions=None, recurse=True, include=None, **kwargs):
         if extensions is None: extensions = image_extensions
-        path = Path(os.fspath(path)).expanduser()
-        if not Path(path).is_dir(): raise FileNotFoundError(f"{path} is not a folder (or does not exist): pass the folder that holds the images")
+        path = _folder(path, 'ImageList.from_files')
         nodot = [e for e in setify(extensions) if not e.startswith('.')]
         if nodot: raise ValueError(f"extensions start with a dot: {', '.join(repr('.'+e) for e in nodot)}, not {', '.join(map(repr, nodot))}")
         files = get_files(path, extensions, recurse=recurse, include=include)
@@ -109,7 +115,9 @@ class ImageList(ItemList):
         try:
             img = PIL.Image.open(fn)
             size = self.draft_size()
-            if size: img.draft(img.mode, size)   # JPEG: decode at 1/2, 1/4 or 1/8 scale, never below `size`
+            if size:                             # JPEG: decode at 1/2, 1/4 or 1/8 scale, never below `size`...
+                if img.getexif().get(274) in (5, 6, 7, 8): size = tuple(size)[::-1]   # ...once upright (sideways)
+                img.draft(img.mode, size)
             img.load()
             PIL.ImageOps.exif_transpose(img, in_place=True)   # a phone's photo upright, as it is shown (EXIF orientation)
             return img

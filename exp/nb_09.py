@@ -8,7 +8,7 @@ __all__ = ['sgd_opt', 'maybe_update', 'get_defaults', 'Optimizer', 'sgd_step', '
 # %% ../nbs/09_optimizers.ipynb #c979af35
 from .nb_08 import *
 import copy, difflib, functools, inspect, numbers
-from .nb_05 import _check_hyper
+from .nb_05 import _below_one, _check_hyper
 
 # %% ../nbs/09_optimizers.ipynb #1ae64954
 def maybe_update(os, dest, f):
@@ -38,10 +38,6 @@ def _check_hypers(hypers, steppers, stats):
             raise TypeError(f"unknown hyper-parameter {k!r}" + (f" (did you mean {close!r}?)" if close else '') +
                             f": the steppers and stats of this optimizer take {', '.join(sorted(takes))}")
         _check_hyper(k, v, 'the optimizer', below_one=k in _below_one(stats))
-
-def _below_one(stats):
-    "The averages' hyper-parameters that must stay below 1: those a dampened (debiased) average divides by 1-mom"
-    return set().union(*[getattr(s, '_below_one', ()) for s in stats])
 
 def _check_needs(steppers, have):
     "A clear error for a stepper argument that no hyper-parameter (or statistic) provides"

@@ -5,19 +5,22 @@ __all__ = ['param_getter', 'Learner', 'get_learner']
 
 # %% ../nbs/09b_learner.ipynb #af245b63
 from .nb_09 import *
-from .nb_05 import _after_fit, _check_cbs, _check_data, _check_epochs, _hypers, _outside_batch, _xy
+from .nb_05 import _after_fit, _check_cbs, _check_data, _check_epochs, _check_hyper, _hypers, _outside_batch, _xy
 
 # %% ../nbs/09b_learner.ipynb #922e1ee8
 def param_getter(m): return m.parameters()
 
 def _check_learner_args(loss_func, opt_func):
+    "Clear errors for a loss class instead of a loss, and for `adam_opt` not called"
     if isinstance(loss_func, type):
-        raise TypeError(f"loss_func={loss_func.__name__} is a class: pass an instance, {loss_func.__name__}(), or a function such as F.cross_entropy")
+        raise TypeError(f"loss_func={loss_func.__name__} is a class: pass an instance, {loss_func.__name__}(), "
+                        f"or a function such as F.cross_entropy")
     if opt_func is adam_opt:
         raise TypeError("opt_func=adam_opt: adam_opt is the function that makes an optimizer function: call it, "
                         "opt_func=adam_opt() (or adam_opt(wd=1e-2)); sgd_opt is passed as it is")
 
 def _is_torch_opt(f):
+    "Whether `f` is a torch.optim optimizer class (or a partial of one)"
     f = getattr(f, 'func', f)                                     # through a partial
     return isinstance(f, type) and issubclass(f, torch.optim.Optimizer)
 
@@ -30,9 +33,18 @@ def _make_opt(opt_func, groups, lr):
                             "wrap them in dicts, splitter=lambda m: pg_dicts(my_splitter(m))")
     opt = opt_func(groups, lr=lr)
     if not (hasattr(opt, 'step') and hasattr(opt, 'zero_grad')):
-        raise TypeError(f"opt_func(params, lr=...) returned a {type(opt).__name__}, not an optimizer: opt_func must make an optimizer, "
-                        f"e.g. sgd_opt, adam_opt() (adam_opt called), or partial(torch.optim.SGD, momentum=0.9)")
+        raise TypeError(f"opt_func(params, lr=...) returned a {type(opt).__name__}, not an optimizer: opt_func must "
+                        f"make an optimizer, e.g. sgd_opt, adam_opt() (adam_opt called), or "
+                        f"partial(torch.optim.SGD, momentum=0.9)")
     return opt
+
+def _param_ids(groups):
+    "The ids of the parameters in `groups` (a splitter's or `opt.param_groups`): tensors, lists or torch.optim's dicts"
+    ids = set()
+    for g in groups:
+        g = g['params'] if isinstance(g, dict) else g
+        ids.update([id(g)] if isinstance(g, torch.Tensor) else map(id, g))
+    return ids
 
 def _print_log(o):
     "Print a log line; a list (a row of a table) as its items separated by two spaces"
@@ -93,8 +105,11 @@ class Learner():
 
     def fit(self, epochs, cbs=None, reset_opt=False):
         "Train for `epochs`, with the callbacks `cbs` added for this fit only; make the optimizer if there is none"
-        _check_epochs(epochs)
-        cbs = [cb if isinstance(cb, Callback) else cb() for cb in listify(cbs)]
+        _check_epochs(epochs); _check_cbs(cbs)
+        new = []
+        for cb in listify(cbs):                # one already in learn.cbs (learn.recorder) runs once, and stays
+            if not any(cb is o for o in self.cbs + new): new.append(cb)
+        cbs = new
         shadowed = {cb.name: getattr(self, cb.name) for cb in cbs if getattr(self, cb.name, None) in self.cbs}
         try:
             self.add_cbs(cbs)
@@ -119,16 +134,32 @@ class Learner():
             for k,cb in shadowed.items(): setattr(self, k, cb)     # ...unless they hid a permanent one: that one is back
 
     def set_opt(self, reset=False):
-        "Make the optimizer if there is none, or if `model`, `opt_func` or `splitter` changed since; a new `lr` goes to every group"
+        "Make the optimizer if there is none, or if what it was made from changed since; a new `lr` goes to every group"
+        _check_hyper('lr', self.lr, 'learn.lr')
         src = (self.model, self.opt_func, self.splitter)
-        made = getattr(self, '_made', None)                        # (opt, its lr, what it was made from), if we made it
-        ours = made is not None and made[0] is self.opt
-        if reset or self.opt is None or (ours and any(a is not b for a,b in zip(src, made[2]))):
+        made = getattr(self, '_made', None)    # (opt, lr, what it came from, whether the Learner made it)
+        if made is None or made[0] is not self.opt: made = (self.opt, self.lr, src, False)   # set by hand: as it is
+        changed = [n for n,a,b in zip(('model', 'opt_func', 'splitter'), src, made[2]) if a is not b]
+        new_lr = bool(self.lr != made[1])
+        if self.opt is not None and not reset and not made[3]:
+            if changed or new_lr:
+                what = ', learn.'.join(changed + ['lr']*new_lr)
+                raise ValueError(f"learn.{what} changed, but learn.opt was set by hand, and the Learner does not "
+                                 f"remake (or change) an optimizer it did not make: set learn.opt = None to let the "
+                                 f"Learner make a new one, or change your optimizer yourself")
+            ids = _param_ids(self.opt.param_groups) if hasattr(self.opt, 'param_groups') else set()
+            if not ids <= _param_ids(self.model.parameters()):
+                raise ValueError("learn.opt was set by hand and steps parameters that are not learn.model's (was a "
+                                 "layer replaced, e.g. learn.model[-1] = nn.Linear(...)?): set learn.opt = None to let "
+                                 "the Learner make a new one, or make your optimizer again from the model's parameters")
+            self._made = made; return
+        replaced = (hasattr(self.opt, 'param_groups')                # a layer replaced in place: other parameters
+                    and _param_ids(self.splitter(self.model)) != _param_ids(self.opt.param_groups))
+        if reset or self.opt is None or changed or replaced:
             self.opt = _make_opt(self.opt_func, self.splitter(self.model), self.lr)
-        elif ours and self.lr != made[1]:
+        elif new_lr:
             for h in _hypers(self.opt): h['lr'] = self.lr
-        else: return
-        self._made = (self.opt, self.lr, src)
+        self._made = (self.opt, self.lr, src, True)
 
     def end_fit(self, was_training, err=None):
         "Every callback's `after_fit`, even if one fails; the model back in its mode; `err`, if any, is not hidden"

@@ -47,16 +47,22 @@ class PilRandomDihedral(PilTransform):
 # %% ../nbs/10_augmentation.ipynb #9e2003cd
 def process_sz(sz):
     "A size as a `(w, h)` tuple of positive ints, from an int (a square), a one-item list, or a pair"
-    pair = tuple(sz) if isinstance(sz, (list, tuple)) and len(sz) == 2 else (sz[0], sz[0]) if isinstance(sz, (list, tuple)) and len(sz) == 1 else (sz, sz)
+    seq = isinstance(sz, (list, tuple))
+    if seq and len(sz) == 2: pair = tuple(sz)
+    elif seq and len(sz) == 1: pair = (sz[0], sz[0])
+    else: pair = (sz, sz)
     if not all(isinstance(o, (int, np.integer)) and not isinstance(o, bool) and o > 0 for o in pair):
         raise ValueError(f"size {sz!r}: pass a positive int, or a (width, height) pair of them")
     return pair
 
 def _check_pair(v, name, who, lo, hi=math.inf):
     "`v` as a `(min, max)` pair with `lo < min <= max <= hi`, else a clear error naming `who` and `name`"
-    ok = isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(o, numbers.Real) for o in v) and lo < v[0] <= v[1] <= hi
-    if not ok: raise ValueError(f"{who}: {name}={v!r} must be a (min, max) pair with {lo} < min <= max" + (f" <= {hi}" if hi < math.inf else '')
-                                + (f", e.g. {name}=({v}, {hi if hi < math.inf else v})" if isinstance(v, numbers.Real) else ''))
+    ok = (isinstance(v, (list, tuple)) and len(v) == 2
+          and all(isinstance(o, numbers.Real) and math.isfinite(o) for o in v) and lo < v[0] <= v[1] <= hi)
+    if not ok:
+        top = f" <= {hi}" if hi < math.inf else ' (finite)'
+        eg = f", e.g. {name}=({v}, {hi if hi < math.inf else v})" if isinstance(v, numbers.Real) else ''
+        raise ValueError(f"{who}: {name}={v!r} must be a (min, max) pair with {lo} < min <= max{top}{eg}")
     return tuple(v)
 
 def default_crop_size(w, h): return [w,w] if w < h else [h,h]
@@ -196,7 +202,7 @@ def random_affine(n, max_deg=10., p_flip=0.5, scale=(0.35, 1.), ratio=(3/4, 4/3)
     "n random flip-rotate-crop matrices (n,2,3), drawn on the CPU"
     scale = _check_pair(scale, 'scale', 'random_affine (fractions of the area)', 0, 1)
     ratio = _check_pair(ratio, 'ratio', 'random_affine (width/height)', 0)
-    if not max_deg >= 0: raise ValueError(f"max_deg={max_deg!r} must be >= 0")
+    if not 0 <= max_deg < math.inf: raise ValueError(f"max_deg={max_deg!r} must be a finite number of degrees >= 0")
     area = torch.empty(n).uniform_(*scale)
     r = torch.empty(n).uniform_(math.log(ratio[0]), math.log(ratio[1])).exp()
     sx,sy = (area*r).sqrt().clamp(max=1.),(area/r).sqrt().clamp(max=1.)
@@ -208,17 +214,23 @@ def _check_batch(x):
     "A clear error unless `x` is a float batch of images (n,c,h,w)"
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        hint = ('a single image: pass a batch of one, x[None]' if getattr(x, 'ndim', 0) == 3 else
-                'a flat batch: reshape it to (n,c,h,w) first (for MNIST, x.view(-1,1,28,28))' if getattr(x, 'ndim', 0) == 2 else 'not a batch of images')
+        nd = getattr(x, 'ndim', 0)
+        hint = ('a single image: pass a batch of one, x[None]' if nd == 3 else
+                'a flat batch: reshape it to (n,c,h,w) first (for MNIST, x.view(-1,1,28,28))' if nd == 2 else
+                'not a batch of images')
         raise ValueError(f"affine_augment: x has shape {shape}, {hint}; it needs a float batch (n,c,h,w)")
     if not x.is_floating_point():
         raise TypeError(f"affine_augment: x is a {x.dtype} batch: it needs floats, e.g. x.float()/255 (to_float_tensor)")
 
 def _check_mats(mats, n):
+    "A clear error unless the `mats` a user passed are `n` finite (2,3) matrices (details looked up only on failure)"
     if not (isinstance(mats, torch.Tensor) and mats.shape == (n, 2, 3)):
-        raise ValueError(f"affine_augment: mats has shape {tuple(getattr(mats, 'shape', ()))}: it needs one (2,3) matrix per image, ({n}, 2, 3)")
+        shape = tuple(getattr(mats, 'shape', ()))
+        raise ValueError(f"affine_augment: mats has shape {shape}: it needs one (2,3) matrix per image, ({n}, 2, 3)")
+    if torch.isfinite(mats).all(): return
     bad = (~torch.isfinite(mats)).flatten(1).any(1).nonzero().flatten().tolist()
-    if bad: raise ValueError(f"affine_augment: matrix {bad[0]} of mats has NaN or infinite values ({len(bad)} of {n} matrices): check how they were made")
+    raise ValueError(f"affine_augment: matrix {bad[0]} of mats has NaN or infinite values ({len(bad)} of {n} "
+                     f"matrices): check how they were made")
 
 def _pixel_mats(mats, h, w):
     "`mats` whose linear part acts on pixels (a rotation stays a rotation on an h≠w image) in grid_sample's [-1, 1] coordinates"
@@ -232,8 +244,8 @@ def affine_augment(x, size=None, mats=None, **kwargs):
     n,c,h,w = x.shape
     size = (h, w) if size is None else tuple(reversed(process_sz(size)))
     if n == 0: return x.new_empty(0, c, *size)
-    if mats is None: mats = random_affine(n, **kwargs)
-    _check_mats(mats, n)
+    if mats is None: mats = random_affine(n, **kwargs)        # finite by construction, on the CPU: not checked
+    else: _check_mats(mats, n)
     grid = F.affine_grid(_pixel_mats(mats, h, w).to(x.device, x.dtype), (n, c, *size), align_corners=False)
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='reflection', align_corners=False)
 

@@ -22,7 +22,6 @@ def mlp():
 
 adam_stats = lambda: [AverageGrad(dampening=True), AverageSqrGrad(), StepCount()]
 OPTS = {  # every optimizer lesson 09 builds; weight decay on, so a frozen layer that is stepped at all moves
-    'sgd':          partial(sgd_opt),
     'sgd_wd':       partial(sgd_opt, wd=0.1),
     'sgd_l2':       partial(Optimizer, steppers=[l2_reg, sgd_step], wd=0.1),
     'momentum':     partial(StatefulOptimizer, steppers=[momentum_step], stats=AverageGrad(), mom=0.9),
@@ -50,8 +49,10 @@ def test_frozen_inside_a_fit_stays_put(name):
     assert all(torch.equal(p, q) for p, q in zip(learn.model[0].parameters(), cb.frozen))
     assert not all(torch.equal(p, q) for p, q in zip(learn.model[2].parameters(), cb.other))   # the rest trained
 
+@pytest.mark.parametrize('set_to_none', [True, False], ids=['drop_grads', 'zero_grads'])
 @pytest.mark.parametrize('name', OPTS)
-def test_frozen_in_a_hand_written_loop_stays_put(name):
+def test_frozen_in_a_hand_written_loop_stays_put(name, set_to_none):
+    "With zero_grad(set_to_none=False) a frozen parameter keeps a zero gradient: only the requires_grad filter keeps it put"
     m, data = mlp(), tiny_data()
     opt = OPTS[name](m.parameters(), lr=0.01)
     for epoch in range(3):
@@ -59,7 +60,8 @@ def test_frozen_in_a_hand_written_loop_stays_put(name):
             m[0].requires_grad_(False)
             frozen = [p.detach().clone() for p in m[0].parameters()]
         for xb, yb in data.train_dl:
-            F.cross_entropy(m(xb), yb).backward(); opt.step(); opt.zero_grad()
+            F.cross_entropy(m(xb), yb).backward(); opt.step(); opt.zero_grad(set_to_none=set_to_none)
+    if not set_to_none: assert all(p.grad is not None for p in m[0].parameters())   # the case the filter is for
     assert all(torch.equal(p, q) for p, q in zip(m[0].parameters(), frozen))
 
 def test_zero_grad_drops_gradients_as_torch_does():
@@ -145,7 +147,69 @@ def test_param_scheduler_out_of_range(pname, sched, msg):
     learn = Learner(mlp(), tiny_data(), F.cross_entropy, opt_func=adam_opt() if pname == 'mom' else sgd_opt)
     with pytest.raises(ValueError, match=msg): learn.fit(1, cbs=[ParamScheduler(pname, sched)])
 
+@pytest.mark.parametrize('pname', ['mom', 'sqr_mom'])
+def test_param_scheduler_below_one_as_the_optimizer(pname):
+    learn = Learner(mlp(), tiny_data(), F.cross_entropy, opt_func=adam_opt())
+    with pytest.raises(ValueError, match=rf"ParamScheduler\('{pname}'\).*{pname}=1.0 is out of range: it must be in \[0, 1\).*divide by zero"):
+        learn.fit(1, cbs=[ParamScheduler(pname, sched_no(1., 1.))])
+    momentum = partial(StatefulOptimizer, steppers=[momentum_step], stats=AverageGrad(), mom=0.9)   # undampened: 1 is allowed
+    Learner(mlp(), tiny_data(), F.cross_entropy, opt_func=momentum).fit(1, cbs=[ParamScheduler('mom', sched_no(1., 1.))])
+
+def test_param_scheduler_makes_its_message_only_on_failure(monkeypatch):
+    looked_up, orig = [], Callback.__getattr__
+    def spy(self, k):
+        if isinstance(self, ParamScheduler): looked_up.append(k)
+        return orig(self, k)
+    monkeypatch.setattr(Callback, '__getattr__', spy)
+    Learner(mlp(), tiny_data(), F.cross_entropy).fit(1, cbs=[ParamScheduler('lr', sched_lin(0.1, 0.2))])
+    assert 'iter' not in looked_up and 'epoch' not in looked_up
+
+def nesterov_step(p, lr, nesterov=False, **kwargs): return p
+nesterov_step._defaults = dict(nesterov=False)
+
+def test_check_hyper_ranged_keys_only_and_exact_tensors():
+    p = nn.Parameter(torch.ones(2))
+    opt = Optimizer([p], [sgd_step, nesterov_step], lr=0.1)           # a stepper's own option: not a number, not checked
+    assert opt.hypers[0]['nesterov'] is False
+    adam_opt(sqr_mom=torch.tensor(0.99999999, dtype=torch.float64))([p], lr=0.1)   # below 1, though .7g shows 1
+    with pytest.raises(ValueError, match=r'sqr_mom=1 is out of range'): adam_opt(sqr_mom=torch.tensor(1., dtype=torch.float64))([p], lr=0.1)
+
 # ---- 7. learn.lr and learn.model after a fit
+@pytest.mark.parametrize('lr, err, msg', [(-1., ValueError, r'learn.lr: hyper-parameter lr=-1.0 is out of range'),
+                                          ('abc', TypeError, r"learn.lr: hyper-parameter lr='abc' is a str, not a number")])
+def test_a_new_learn_lr_is_checked(lr, err, msg):
+    learn = Learner(mlp(), tiny_data(), F.cross_entropy, lr=0.1)
+    learn.fit(1); before = [p.detach().clone() for p in learn.model.parameters()]
+    learn.lr = lr
+    with pytest.raises(err, match=msg): learn.fit(1)
+    assert all(torch.equal(p, q) for p, q in zip(learn.model.parameters(), before))   # nothing trained with it
+
+HAND_SET = r'learn.opt was set by hand.*set learn.opt = None to let the Learner make a new one'
+
+@pytest.mark.parametrize('change', ['lr', 'model'])
+def test_a_change_next_to_a_hand_set_opt_is_not_ignored(change):
+    learn = Learner(mlp(), tiny_data(), F.cross_entropy, lr=0.1)
+    learn.opt = adam_opt()(learn.model.parameters(), lr=0.01)
+    learn.fit(1)                                                     # the hand-set optimizer, as it is
+    assert all(h['lr'] == 0.01 for h in learn.opt.hypers)
+    if change == 'lr': learn.lr = 0.5
+    else: learn.model = mlp()
+    with pytest.raises(ValueError, match=rf'learn.{change} changed, but {HAND_SET}'): learn.fit(1)
+    learn.opt = None; learn.fit(1)                                   # what the message says works
+    assert learn.opt.param_groups[0][0] is learn.model[0].weight and learn.opt.hypers[0]['lr'] == learn.lr
+
+def test_a_head_replaced_in_place():
+    learn = Learner(mlp(), tiny_data(), F.cross_entropy, lr=0.1)
+    learn.fit(1)
+    learn.model[-1] = nn.Linear(8, 3)                                # the Learner's optimizer: made again
+    learn.fit(1)
+    assert sys.modules['exp.nb_09b']._param_ids(learn.opt.param_groups) == {id(p) for p in learn.model.parameters()}
+    before = learn.model[-1].weight.detach().clone(); learn.fit(1)
+    assert not torch.equal(before, learn.model[-1].weight)           # the new head trains
+    learn.opt = sgd_opt(learn.model.parameters(), lr=0.1)
+    learn.model[-1] = nn.Linear(8, 2)                                # a hand-set one: refused, not stepped as it was
+    with pytest.raises(ValueError, match=r"learn.opt was set by hand and steps parameters that are not learn.model's"):
+        learn.fit(1)
 def test_new_lr_and_model_take_effect():
     learn = Learner(mlp(), tiny_data(), F.cross_entropy, lr=0.1)
     learn.fit(1); opt = learn.opt
@@ -171,6 +235,17 @@ def test_runner_arguments():
     with pytest.raises(TypeError, match=r'cbs=\[Recorder, ...\]'): Runner(cbs=[Recorder])
     with pytest.raises(TypeError, match=r'cb_funcs=\[Recorder\(\), ...\]'): Runner(cb_funcs=[Recorder()])
 
+CLASS_IN_CBS = r"cbs=\[Recorder, ...\]: cbs takes callback instances, e.g. Recorder\(\); a class .* goes in the Learner's or Runner's cb_funcs"
+
+def test_a_class_in_cbs_is_refused_everywhere_alike():
+    for make in (lambda: Learner(mlp(), tiny_data(), F.cross_entropy, cbs=[Recorder]), lambda: Runner(cbs=[Recorder]),
+                 lambda: Learner(mlp(), tiny_data(), F.cross_entropy).fit(1, cbs=[Recorder])):
+        with pytest.raises(TypeError, match=CLASS_IN_CBS): make()
+
+def test_cb_funcs_not_callable_named():
+    with pytest.raises(TypeError, match=r"cb_funcs=\['recorder', ...\]: 'recorder' \(str\) is not callable"):
+        Learner(mlp(), tiny_data(), F.cross_entropy, cb_funcs=['recorder'])
+
 def test_opt_func_returning_no_optimizer():
     learn = Learner(mlp(), tiny_data(), F.cross_entropy, opt_func=lambda ps, lr: partial(sgd_opt, ps))
     with pytest.raises(TypeError, match=r'returned a partial, not an optimizer'): learn.fit(1)
@@ -183,10 +258,14 @@ def test_torch_optim_with_list_groups_points_at_pg_dicts():
     learn.fit(1)
     assert len(learn.opt.param_groups) == 2
 
-@pytest.mark.parametrize('epochs', [1.5, '2', -1, True])
+@pytest.mark.parametrize('epochs', [1.5, '2', True])
 def test_fit_bad_epochs(epochs):
     with pytest.raises(TypeError, match=rf'fit\({epochs!r}\): the number of epochs must be an int'):
         Learner(mlp(), tiny_data(), F.cross_entropy).fit(epochs)
+
+def test_fit_negative_epochs_is_a_value_error():
+    with pytest.raises(ValueError, match=r'fit\(-1\): the number of epochs must be >= 0: pass .* e.g. fit\(1\)'):
+        Learner(mlp(), tiny_data(), F.cross_entropy).fit(-1)
 
 class _Iterable(torch.utils.data.IterableDataset):
     def __iter__(self): return iter(zip(torch.randn(8, 10), torch.randint(0, 2, (8,))))
@@ -199,8 +278,13 @@ def test_iterable_dataset_and_triples():
     with pytest.raises(TypeError, match=r'data.train_dl has no length.*not an IterableDataset'):
         Learner(mlp(), DataBunch(*dls), F.cross_entropy).fit(1)
     dls = [torch.utils.data.DataLoader(_Triples(), batch_size=4) for _ in range(2)]
-    with pytest.raises(TypeError, match=r'a batch of the DataLoader is 3 items: the loop needs \(xb, yb\) pairs'):
+    with pytest.raises(TypeError, match=r'a batch of the DataLoader is 3 items: the loop needs \(xb, yb\) pairs') as e:
         Learner(mlp(), DataBunch(*dls), F.cross_entropy).fit(1)
+    hint = str(e.value).split('e.g. ')[-1]                          # the collate_fn the message suggests works
+    assert hint.startswith('collate_fn=')
+    collate = eval(hint[len('collate_fn='):], {'torch': torch})
+    dls = [torch.utils.data.DataLoader(_Triples(), batch_size=4, collate_fn=collate) for _ in range(2)]
+    Learner(mlp(), DataBunch(*dls), F.cross_entropy).fit(1)
 
 class CancelsAfterFit(Callback):
     def after_fit(self): raise CancelBatchException()
@@ -216,6 +300,15 @@ def test_course_lr_find_then_recorder_plot():
     learn.fit(1, cbs=[LR_Find(max_iter=10), Recorder()])
     learn.recorder.plot(3); plt.close('all')
     assert len(learn.recorder.lrs[0]) == 10 and learn.recorder not in learn.cbs
+
+def test_a_permanent_callback_passed_to_fit_again_stays_once():
+    learn = Learner(mlp(), tiny_data(), F.cross_entropy, cb_funcs=[Recorder])
+    rec = learn.recorder
+    learn.fit(1, cbs=[learn.recorder, rec])
+    assert learn.recorder is rec and sum(o is rec for o in learn.cbs) == 1
+    assert len(rec.losses) == 4                                     # it ran once per batch, not twice
+    learn.fit(1)
+    assert learn.recorder is rec and len(rec.losses) == 4
 
 def test_permanent_recorder_restored_after_a_fit_only_one():
     rec = Recorder()
@@ -286,6 +379,18 @@ def test_random_affine_bad_ratio(ratio):
 def test_affine_nan_matrix():
     mats = rotation_matrix(torch.zeros(3)); mats[1, 0, 2] = float('nan')
     with pytest.raises(ValueError, match=r'matrix 1 of mats has NaN or infinite values'): affine_augment(torch.rand(3, 1, 8, 8), mats=mats)
+
+def test_affine_default_matrices_are_not_checked(monkeypatch):
+    "random_affine's matrices are finite by construction: no per-batch check (a host sync on a GPU)"
+    def no_check(mats, n): raise AssertionError('checked')
+    monkeypatch.setattr(_exp, '_check_mats', no_check)
+    assert affine_augment(torch.rand(3, 1, 8, 8)).shape == (3, 1, 8, 8)
+    with pytest.raises(AssertionError, match='checked'): affine_augment(torch.rand(3, 1, 8, 8), mats=rotation_matrix(torch.zeros(3)))
+
+@pytest.mark.parametrize('kw, msg', [(dict(max_deg=float('inf')), r'max_deg=inf must be a finite number'),
+                                     (dict(ratio=(1., float('inf'))), r'ratio=\(1.0, inf\) must be a \(min, max\) pair .*\(finite\)')])
+def test_random_affine_infinite_arguments(kw, msg):
+    with pytest.raises(ValueError, match=msg): random_affine(4, **kw)
 
 def _axis_angle(img):
     "The direction (degrees) of the brightest line through the centre of `img` (h, w)"
@@ -372,6 +477,15 @@ def test_phone_jpeg_upright_through_the_10_transforms(tmp_path, o):
         b = affine_augment(t[None], mats=rotation_matrix(torch.zeros(1)))[0]
         assert np.abs(quadrants(b) - COLOURS).max() < 40
 
+def test_draft_of_a_phone_jpeg_stored_on_its_side(tmp_path):
+    "draft is asked for the stored (sideways) size: once upright the image is never below ResizeFixed's size"
+    fn = tmp_path/'side.jpg'
+    exif = PIL.Image.Exif(); exif[274] = 6
+    PIL.Image.new('RGB', (64, 256), 'red').save(fn, 'JPEG', exif=exif.tobytes())   # upright 256 wide, 64 tall
+    img = ImageList([fn], tmp_path, tfms=[ResizeFixed((16, 64))]).get(fn)
+    assert img.size[0] >= 16 and img.size[1] >= 64, img.size
+    assert ImageList([fn], tmp_path, tfms=[ResizeFixed((16, 64))])[0].size == (16, 64)
+
 # ---- 14. get_files and ~
 def test_get_files_tilde_and_missing(tmp_path, monkeypatch):
     monkeypatch.setenv('HOME', str(tmp_path))
@@ -381,6 +495,7 @@ def test_get_files_tilde_and_missing(tmp_path, monkeypatch):
     assert len(ImageList.from_files('~/imgs')) == 1
     for recurse in (True, False):
         with pytest.raises(FileNotFoundError, match=r'get_files: .*nope is not a folder'): get_files(tmp_path/'nope', recurse=recurse)
+    with pytest.raises(FileNotFoundError, match=r'ImageList.from_files: .*nope is not a folder'): ImageList.from_files('~/nope')
 
 # ---- labels that differ only in Unicode normalization
 def test_labels_nfc():
@@ -413,6 +528,16 @@ def test_killed_download_part_removed_when_the_archive_is_there(tmp_path):
     part = tmp_path/f'.ds.tgz.{dl._HOST}-{_dead_pid()}-abcdef.part'       # what a download killed by SIGKILL leaves
     part.write_bytes(b'half')
     url = f'http://127.0.0.1:{_free_port()}/ds.tgz'                        # never reached: the archive is already there
+    assert (untar_data(url, dest=tmp_path)/'a.txt').read_text() == 'v1'
+    assert sorted(o.name for o in tmp_path.iterdir()) == ['ds', 'ds.tgz']
+
+def test_killed_download_part_removed_when_the_dataset_is_extracted(tmp_path):
+    "The usual case: the folder is there, untar_data returns early, and a killed download's .part still goes"
+    _tgz(tmp_path/'ds.tgz', [('ds/a.txt', b'v1')])
+    url = f'http://127.0.0.1:{_free_port()}/ds.tgz'
+    untar_data(url, dest=tmp_path)
+    part = tmp_path/f'.ds.tgz.{dl._HOST}-{_dead_pid()}-abcdef.part'
+    part.write_bytes(b'half')
     assert (untar_data(url, dest=tmp_path)/'a.txt').read_text() == 'v1'
     assert sorted(o.name for o in tmp_path.iterdir()) == ['ds', 'ds.tgz']
 
