@@ -38,14 +38,7 @@ def ls(self:Path):
     "The folder's entries, sorted"
     return sorted(self.iterdir())
 
-# %% ../nbs/08_data_block.ipynb #faa16817
-image_extensions = set(k for k,v in mimetypes.types_map.items() if v.startswith('image/'))
-
-def _get_files(p, fs, extensions=None):
-    p = Path(p)
-    return [p/f for f in sorted(fs) if not f.startswith('.')
-            and (not extensions or f'.{f.rsplit(".", 1)[-1]}'.lower() in extensions)]
-
+# %% ../nbs/08_data_block.ipynb #2576ff44
 def _folder(path, who):
     "`path` as a `Path`, `~` expanded; a clear error naming `who` unless it is a folder"
     path = Path(os.fspath(path)).expanduser()
@@ -53,6 +46,14 @@ def _folder(path, who):
         raise FileNotFoundError(f"{who}: {path} is not a folder (or does not exist): pass the folder that holds "
                                 f"the files")
     return path
+
+# %% ../nbs/08_data_block.ipynb #faa16817
+image_extensions = set(k for k,v in mimetypes.types_map.items() if v.startswith('image/'))
+
+def _get_files(p, fs, extensions=None):
+    p = Path(p)
+    return [p/f for f in sorted(fs) if not f.startswith('.')
+            and (not extensions or f'.{f.rsplit(".", 1)[-1]}'.lower() in extensions)]
 
 def get_files(path, extensions=None, recurse=False, include=None):
     "Sorted files in `path` with one of `extensions` (any case), skipping hidden ones; `include` limits the top-level folders"

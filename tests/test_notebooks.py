@@ -136,7 +136,7 @@ def test_index_links_every_lesson():
 def results_rows():
     "The README's results table: (notebook, row text, the figures in the `exp` and spread columns)"
     text = readme_text().split('## Results', 1)[1].split('\n## ', 1)[0]
-    rows = [l for l in text.split('\n') if re.match(r'\|\s*0\d', l)]
+    rows = [l for l in text.split('\n') if re.match(r'\|\s*(0\d|1\d)', l)]
     assert len(rows) >= 8
     out = []
     for r in rows:
