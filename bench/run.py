@@ -124,7 +124,7 @@ def stats_cost(data, per_batch, n=50):
     with Hooks(exp.nb_06._stat_layers(model), lambda h,m,i,o: outs.append(o.detach())):
         model(next(iter(data.train_dl))[0].view(-1, 1, 28, 28))
     recs,vals = [exp.nb_06._Record() for _ in range(3)],[(o.mean(), o.std(), o.flatten()[:40].clone()) for o in outs]
-    parts = {'mean and std (torch.std_mean)': lambda: [exp.nb_06._mean_std(o) for o in outs],
+    parts = {'mean and std (two passes)': lambda: [exp.nb_06._mean_std(o) for o in outs],
              'histogram of about 32,768 values': lambda: [exp.nb_06._hist(o, 40, (-10, 10)) for o in outs],
              'storing mean, std and histogram (_Record)': lambda: [r.append(t) for v in vals for r,t in zip(recs, v)],
              'the whole hook (append_stats_hist)': lambda: [exp.nb_06.append_stats_hist(h, nn.ReLU(), None, o) for h,o in zip(hs, outs)]}

@@ -220,12 +220,12 @@ def get_min(h, near=0.5):
 
 # %% ../nbs/06_cuda.ipynb #e696a1ec
 def _mean_std(x):
-    "Mean and std (unbiased) of all of `x`, in float32 at least (float64 stays float64)"
-    x = x.detach()
+    "Mean and std (unbiased) of all of `x`, in two passes, in float32 at least (float64 stays float64)"
+    x = x.detach().reshape(-1)
     if x.dtype not in (torch.float32, torch.float64): x = x.float()
-    if x.numel() < 2: return x.mean(), x.new_full((), float('nan'))   # no spread in one value (and no warning)
-    std,mean = torch.std_mean(x)
-    return mean, std
+    mean = x.mean()
+    d = x - mean
+    return mean, (torch.dot(d, d) / (x.numel()-1)).sqrt()
 
 def _hist(x, bins, hist_range, max_hist=2**15):
     "Histogram of the first items of the batch `x`, enough for about `max_hist` values (all of `x` if smaller)"
