@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np, torch
 from fastcore.basics import listify
 from fastprogress.fastprogress import progress_bar
+from . import _course_folder   # warns if another folder named exp (e.g. the course's) shadows or joins this package
 
 # %% ../nbs/00a_download.ipynb #3408d022
 def _path(p):

@@ -14,7 +14,8 @@ MACHINE = re.compile(r"/work/|/root/|/home/\w+/|/tmp/\w|C:\\\\Users")
 
 def cells(stem): return json.loads((NBS/f'{stem}.ipynb').read_text())['cells']
 def text(c): return ''.join(c['source'])
-def words(stem): return sum(len(re.findall(r"[\w'’-]+", text(c))) for c in cells(stem) if c['cell_type'] == 'markdown')
+def prose(s): return re.sub(r'\]\([^)\s]+\)', ']', s)   # a link's address is no word a student reads
+def words(stem): return sum(len(re.findall(r"[\w'’-]+", prose(text(c)))) for c in cells(stem) if c['cell_type'] == 'markdown')
 def exported_class(s): return s.startswith('#| export') and re.search(r'^class ', s, re.M)
 
 def code_lines(stem):
