@@ -5,6 +5,9 @@
     python bench/run.py --only optim    # our optimizers (09) in a training epoch, and their step alone, vs torch.optim
     python bench/run.py --only progress # a Learner epoch with ProgressCallback's bars vs without (09c)
     python bench/run.py --only augment  # augmentation (10): our PIL pipeline vs torchvision.transforms.v2, batch vs per image
+    python bench/run.py --only mixup    # an epoch with MixUp vs without (10b)
+    python bench/run.py --only fp16     # an epoch with MixedPrecision and with torch.amp vs float32 (10c)
+    python bench/run.py --only xresnet  # an xresnet18 epoch, our Learner vs a plain loop with torch.optim; inference (11)
     python bench/run.py --course   # also the wall time of nbdev_test for each notebook
 
 Each figure is the median of several interleaved runs (ours, theirs, ours, theirs...), so that
@@ -12,7 +15,7 @@ drift in the machine's speed hits both sides alike. Ratios > 1 mean ours is slow
 block: images/s, so > 1 means ours is faster). The training-epoch rows time each pair of epochs back to
 back and report the median of the pairs' ratios, with its quartiles in brackets.
 """
-import argparse, contextlib, io, os, platform, statistics, subprocess, sys, time
+import argparse, contextlib, importlib, io, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -308,6 +311,10 @@ def bench_course():
     print(out.stdout[-3000:], out.stderr[-3000:])
     return [l for l in out.stdout.splitlines() if l.endswith('secs')]
 
+# ---------------------------------------------------------------- 8: lesson 12, one file each beside this one
+LESSON_12 = {'mixup': 'bench_mixup', 'fp16': 'bench_fp16', 'xresnet': 'bench_xresnet'}
+sys.path.insert(0, str(ROOT/'bench'))
+
 def machine():
     "The CPU (model and the vector extensions PyTorch's kernels use), threads and versions: ratios depend on them"
     cpu = platform.processor() or platform.machine()
@@ -322,7 +329,8 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--course', action='store_true', help='also time nbdev_test on each notebook')
-    ap.add_argument('--only', choices=['loop', 'norms', 'epochs', 'data', 'optim', 'progress', 'augment'], default=None)
+    ap.add_argument('--only', choices=['loop', 'norms', 'epochs', 'data', 'optim', 'progress', 'augment', *LESSON_12],
+                    default=None)
     args = ap.parse_args()
     print('machine:', machine())
     rows = []
@@ -333,6 +341,8 @@ if __name__ == '__main__':
     if args.only in (None, 'optim'): rows += bench_optimizers(args.repeats)
     if args.only in (None, 'progress'): rows += bench_progress(args.repeats)
     if args.only in (None, 'augment'): rows += bench_augment(args.repeats)
+    for k,mod in LESSON_12.items():
+        if args.only in (None, k): rows += importlib.import_module(mod).rows(args.repeats)
     print(f'\nOn {machine()}. The ours and reference columns are the times the ratio divides (an epoch, for the epoch rows):'
           '\na fixed cost per batch weighs more where an epoch is faster.')
     print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')

@@ -75,7 +75,9 @@ _REEXPORTS = dict(      # imported names a star import gives: the course's, and 
              + ' '.join(typing.__all__),   # the course's nb_04 did `from typing import *`: its code annotates with `Any`
     nb_08  = 'PIL os mimetypes OrderedDict setify uniqueify',
     nb_09c = 'time master_bar progress_bar format_time',
-    nb_10  = 'random randint FloatTensor LongTensor')
+    nb_10  = 'random randint FloatTensor LongTensor',
+    nb_10b = 'Beta',
+    nb_11a = 'SimpleNamespace')
 
 def _public(mod, prev, g):
     "`__all__` of `exp.<mod>`: `exp.<prev>`'s names, the ones `mod` defines (in `g`), and its `_REEXPORTS`"

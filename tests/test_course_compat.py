@@ -47,13 +47,19 @@ COURSE_NAMES = {
     'nb_09c': 'time master_bar progress_bar format_time AvgStatsCallback ProgressCallback',
     'nb_10':  'random randint show_image show_batch PilTransform PilRandomFlip PilRandomDihedral process_sz default_crop_size '
               'GeneralCrop CenterCrop RandomResizedCrop FloatTensor LongTensor find_coeffs warp uniform PilTiltRandomCrop np np_to_float',
+    'nb_10b': 'Beta NoneReduce unsqueeze reduce_loss MixUp LabelSmoothingCrossEntropy',
+    'nb_10c': 'get_master to_master_grads to_model_params test_overflow grad_overflow MixedPrecision',
+    'nb_11':  'noop Flatten conv act_fn init_cnn conv_layer ResBlock XResNet xresnet18 xresnet34 xresnet50 xresnet101 '
+              'xresnet152 get_batch model_summary create_phases cnn_learner',
+    'nb_11a': 'SimpleNamespace random_splitter AdaptiveConcatPool2d cb_types DebugCallback sched_1cycle',
 }
 CHAIN = list(COURSE_NAMES)
 # Which of our modules must give (at least) the names of the course's module of the same number
 # (our nb_00 is data and test helpers, our nb_05 the whole lessons 8-9 recap: course nb_00 .. nb_05)
 OURS = {'nb_00': 'nb_05', 'nb_01': 'nb_05', 'nb_02': 'nb_05', 'nb_03': 'nb_05', 'nb_04': 'nb_05', 'nb_05': 'nb_05',
         'nb_05b': 'nb_05b', 'nb_06': 'nb_06', 'nb_07': 'nb_07', 'nb_07a': 'nb_07a', 'nb_08': 'nb_08',
-        'nb_09': 'nb_09', 'nb_09b': 'nb_09b', 'nb_09c': 'nb_09c', 'nb_10': 'nb_10'}
+        'nb_09': 'nb_09', 'nb_09b': 'nb_09b', 'nb_09c': 'nb_09c', 'nb_10': 'nb_10',
+        'nb_10b': 'nb_10b', 'nb_10c': 'nb_10c', 'nb_11': 'nb_11', 'nb_11a': 'nb_11a'}
 
 def test_nb_05b_importable():
     "The course's 06 starts with `from exp.nb_05b import *`"

@@ -6,7 +6,8 @@ import pytest
 ROOT = Path(__file__).parents[1]
 ALL_NBS = sorted((ROOT/'nbs').glob('[0-9]*.ipynb'))             # the lessons and their companions
 LESSONS = ['00_data', '05_foundations', '05b_early_stopping', '06_cuda', '07_batchnorm', '07a_lsuv', '08_data_block',
-           '09_optimizers', '09b_learner', '09c_add_progress_bar', '10_augmentation']
+           '09_optimizers', '09b_learner', '09c_add_progress_bar', '10_augmentation', '10b_mixup_label_smoothing', '10c_fp16',
+           '11_train_imagenette', '11a_transfer_learning']
 NBS = [p for p in ALL_NBS if p.stem in LESSONS]
 cfg = configparser.ConfigParser(); cfg.read(ROOT/'settings.ini')
 REPO = cfg['DEFAULT']['git_url'].split('github.com/')[1]

@@ -1,0 +1,49 @@
+"""Mixup (10b): what `MixUp` adds to a training epoch. A Learner epoch of the 07 CNN on MNIST with `MixUp(0.4)` against
+the same epoch without it (same model, data, optimizer and seed), and the same with `LabelSmoothingCrossEntropy`
+against `F.cross_entropy(label_smoothing=0.1)`.
+
+    python bench/bench_mixup.py [--repeats 5]
+
+`rows(repeats)` returns rows in bench/run.py's format: (name, ours seconds, reference seconds, target, ratio summary).
+Ratios > 1 mean the epoch with mixup (or our loss) is slower."""
+import argparse, sys
+from pathlib import Path
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+from exp.nb_10b import *
+from run import paired_ratios, ratio_summary, quiet, machine, cnn_layers
+
+def _data(n_train, n_valid=1024, bs=512):
+    x_train,y_train,x_valid,y_valid = get_data()
+    x_train,x_valid = normalize_to(x_train[:n_train], x_valid[:n_valid])
+    train,valid = Dataset(x_train, y_train[:n_train]),Dataset(x_valid, y_valid[:n_valid])
+    return DataBunch(*get_dls(train, valid, bs), c_in=1, c_out=10)
+
+def _learner_epoch(data, cbs=(), loss_func=F.cross_entropy):
+    "One Learner epoch (training and validation) of the 07 CNN with SGD + momentum; `cbs` made anew for each epoch"
+    set_seed(0)
+    learn = Learner(nn.Sequential(Lambda(mnist_resize), *cnn_layers(data)), data, loss_func, lr=0.1,
+                    opt_func=partial(optim.SGD, momentum=0.9))
+    return quiet(lambda: learn.fit(1, cbs=[cb() for cb in cbs]))
+
+def rows(repeats, n_train=10240):
+    data = _data(n_train)
+    out = []
+    pairs = {'with MixUp(0.4) vs without': (_learner_epoch(data, [MixUp]), _learner_epoch(data)),
+             'with LabelSmoothingCrossEntropy(0.1) vs F.cross_entropy(label_smoothing=0.1)':
+                 (_learner_epoch(data, loss_func=LabelSmoothingCrossEntropy(0.1)),
+                  _learner_epoch(data, loss_func=partial(F.cross_entropy, label_smoothing=0.1)))}
+    for name,(f_ours,f_ref) in pairs.items():
+        f_ours(); f_ref()                                                   # warm up: the first epoch allocates
+        t_ours,t_ref,ratios = paired_ratios(f_ours, f_ref, repeats)
+        out.append((f'Learner epoch of the 07 CNN ({n_train//1000}k MNIST images + 1024 valid, batch 512) {name}',
+                    t_ours, t_ref, '<= 1.05', ratio_summary(ratios)))
+    return out
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--repeats', type=int, default=5)
+    args = ap.parse_args()
+    print('machine:', machine())
+    print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
+    for name,a,b,target,ratio in rows(args.repeats): print(f'| {name} | {a:.2f} s | {b:.2f} s | {ratio} | {target} |')
