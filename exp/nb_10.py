@@ -8,6 +8,7 @@ __all__ = ['show_image', 'show_batch', 'PilTransform', 'PilRandomFlip', 'PilRand
 
 # %% ../nbs/10_augmentation.ipynb #efeff711
 from .nb_09c import *
+from . import nb_08                      # its size check (nb_08._size_pair), shared with ResizeFixed
 from .nb_08 import show_image as _show_image_08, show_batch as _show_batch_08
 import numbers, random
 from random import randint
@@ -47,13 +48,7 @@ class PilRandomDihedral(PilTransform):
 # %% ../nbs/10_augmentation.ipynb #9e2003cd
 def process_sz(sz):
     "A size as a `(w, h)` tuple of positive ints, from an int (a square), a one-item list, or a pair"
-    seq = isinstance(sz, (list, tuple))
-    if seq and len(sz) == 2: pair = tuple(sz)
-    elif seq and len(sz) == 1: pair = (sz[0], sz[0])
-    else: pair = (sz, sz)
-    if not all(isinstance(o, (int, np.integer)) and not isinstance(o, bool) and o > 0 for o in pair):
-        raise ValueError(f"size {sz!r}: pass a positive int, or a (width, height) pair of them")
-    return pair
+    return nb_08._size_pair(sz)                                 # the rule ResizeFixed follows too
 
 def _check_pair(v, name, who, lo, hi=math.inf):
     "`v` as a `(min, max)` pair with `lo < min <= max <= hi`, else a clear error naming `who` and `name`"
@@ -73,12 +68,15 @@ class GeneralCrop(PilTransform):
         self.resample,self.size = resample,process_sz(size)
         self.crop_size = None if crop_size is None else process_sz(crop_size)
     def default_crop_size(self, w, h): return default_crop_size(w, h)
-    def __call__(self, x):
+    def _crop_size(self, x):
+        "The crop's size on image `x` (`crop_size`, else the default); a clear error if it does not fit in `x`"
         csize = self.default_crop_size(*x.size) if self.crop_size is None else self.crop_size
         if csize[0] > x.size[0] or csize[1] > x.size[1]:
             raise ValueError(f"{type(self).__name__}: crop_size {tuple(csize)} is larger than the image {x.size}"
-                             + (f" ({x.filename})" if getattr(x, 'filename', '') else '') + ": pass a smaller crop_size, or resize first")
-        return x.resize(self.size, self.resample, box=self.get_corners(*x.size, *csize))
+                             + (f" ({x.filename})" if getattr(x, 'filename', '') else '')
+                             + ": pass a smaller crop_size, or resize first")
+        return csize
+    def __call__(self, x): return x.resize(self.size, self.resample, box=self.get_corners(*x.size, *self._crop_size(x)))
     def get_corners(self, w, h, wc, hc): return (0, 0, wc, hc)
 
 class CenterCrop(GeneralCrop):
@@ -133,16 +131,15 @@ def warp(img, size, src_coords, resample=PIL.Image.Resampling.BILINEAR):
 
 def uniform(a, b): return a + (b-a) * torch.rand(1).item()
 
-class PilTiltRandomCrop(PilTransform):
-    "A random crop of size `crop_size` (default the largest square) whose corners move by up to `magnitude` of it, warped to `size`"
+class PilTiltRandomCrop(GeneralCrop):
+    "A random crop (`crop_size`, default the largest square) whose corners move by up to `magnitude` of it, warped to `size`"
     def __init__(self, size, crop_size=None, magnitude=0., resample=PIL.Image.Resampling.BILINEAR):
-        if not magnitude >= 0: raise ValueError(f"PilTiltRandomCrop: magnitude={magnitude!r} must be >= 0 (a fraction of the crop)")
-        self.resample,self.size,self.magnitude = resample,process_sz(size),magnitude
-        self.crop_size = None if crop_size is None else process_sz(crop_size)
+        if not magnitude >= 0:
+            raise ValueError(f"PilTiltRandomCrop: magnitude={magnitude!r} must be >= 0 (a fraction of the crop)")
+        super().__init__(size, crop_size, resample)
+        self.magnitude = magnitude
     def __call__(self, x):
-        csize = default_crop_size(*x.size) if self.crop_size is None else self.crop_size
-        if csize[0] > x.size[0] or csize[1] > x.size[1]:
-            raise ValueError(f"PilTiltRandomCrop: crop_size {tuple(csize)} is larger than the image {x.size}: pass a smaller crop_size")
+        csize = self._crop_size(x)
         left,top = torch.randint(0, x.size[0]-csize[0]+1, ()).item(),torch.randint(0, x.size[1]-csize[1]+1, ()).item()
         top_magn = min(self.magnitude, left/csize[0], (x.size[0]-left)/csize[0]-1)
         lr_magn  = min(self.magnitude, top /csize[1], (x.size[1]-top) /csize[1]-1)
