@@ -2,8 +2,8 @@
 
 # %% auto #0
 __all__ = ['data_dir', 'URLs', 'DownloadError', 'CorruptFileError', 'ChecksumError', 'UnverifiedDownloadWarning', 'file_hash',
-           'check_file', 'download_url', 'UnsafeArchiveError', 'safe_extract', 'untar_data', 'read_idx',
-           'check_mnist_file', 'verify_mnist', 'mnist_files', 'load_mnist_pkl', 'get_data']
+           'check_file', 'download_url', 'UnsafeArchiveError', 'safe_extract', 'untar_data', 'find_imagenette',
+           'read_idx', 'check_mnist_file', 'verify_mnist', 'mnist_files', 'load_mnist_pkl', 'get_data']
 
 # %% ../nbs/00a_download.ipynb #59d2492b
 import errno, gzip, hashlib, http.client, json, lzma, math, os, pickle, re, secrets, shutil, socket, stat, struct, sys
@@ -364,6 +364,18 @@ def untar_data(url_or_name, dest=None, sha256=None, md5=None, force=False, timeo
         _replace_dir(src, folder)
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+# %% ../nbs/00a_download.ipynb #f737dcc0
+def find_imagenette(url=URLs.IMAGENETTE_160):
+    "Imagenette's folder: a copy in `data_dir()` if there is one (`url`'s own first), else downloaded from `url`"
+    d,own = data_dir(),_archive_stem(_archive_url(url)[1])          # the folder untar_data(url) would make
+    local = sorted((p for p in d.glob('imagenette2*') if (p/'train').is_dir() and (p/'val').is_dir()),
+                   key=lambda p: (p.name != own, p.name))
+    if local: return local[0]
+    try: return untar_data(url)
+    except (OSError, ChecksumError) as e:
+        raise FileNotFoundError(f"Imagenette could not be downloaded ({e}) and there is no local copy (a folder "
+                                f"imagenette2*/ with train/ and val/) in {d}. Set EXP_DATA to a folder that has one.") from e
 
 # %% ../nbs/00a_download.ipynb #3454dfe9
 _FIX = "Delete it and run again to download a fresh copy (or put a good copy there)."

@@ -73,7 +73,7 @@ _REEXPORTS = dict(      # imported names a star import gives: the course's, and 
              'np store_attr L test_fail test_close test_ne test_is test_shuffled',
     nb_05  = 'F optim DataLoader SequentialSampler RandomSampler re partial '
              + ' '.join(typing.__all__),   # the course's nb_04 did `from typing import *`: its code annotates with `Any`
-    nb_08  = 'PIL os mimetypes OrderedDict setify uniqueify',
+    nb_08  = 'PIL os mimetypes OrderedDict setify uniqueify find_imagenette',
     nb_09c = 'time master_bar progress_bar format_time',
     nb_10  = 'random randint FloatTensor LongTensor',
     nb_10b = 'Beta',

@@ -74,14 +74,18 @@ def lsuv_module(model, m, xb=None, tol=1e-3, max_iter=10):
     "Scale `m.weight`, then shift `m.bias`, until `m`'s output on `xb` has std 1 and mean 0; return (mean, std)"
     if xb is None: model,m,xb = _course_call(model, m)          # the course's call: lsuv_module(m, xb)
     _check_lsuv_args(xb, max_iter)
+    return _lsuv_loop(model, m, xb, tol, max_iter)
+
+def _lsuv_loop(model, m, xb, tol, max_iter):
+    "`lsuv_module`'s loop, on arguments already checked (`lsuv_init` checks them once for all its layers)"
     bias,name = getattr(m, 'bias', None),_name_of(model, m)
     for _ in range(max_iter):
         mean,std = output_stats(model, [m], xb)[0]
         if abs(std-1) < tol and (bias is None or abs(mean) < tol): return mean,std
         if not (math.isfinite(std) and math.isfinite(mean)):
-            raise LSUVError(f"LSUV cannot normalize layer {name!r}: its output on this batch overflows to inf or NaN (std={std:.3g}, "
-                            f"mean={mean:.3g}), e.g. weights or inputs too large for {xb.dtype}. Check the layer's initialization and "
-                            f"the batch's scale (normalize it), or use float32")
+            raise LSUVError(f"LSUV cannot normalize layer {name!r}: its output on this batch overflows to inf or NaN "
+                            f"(std={std:.3g}, mean={mean:.3g}), e.g. weights or inputs too large for {xb.dtype}. Check the "
+                            f"layer's initialization and the batch's scale (normalize it), or use float32")
         if std < 1e-8:
             raise LSUVError(f"LSUV cannot normalize layer {name!r}: its output on this batch is constant (std={std:.3g}, "
                             f"mean={mean:.3g}). Is it a dead ReLU layer? Re-initialize it or use another batch.")
@@ -130,7 +134,7 @@ def lsuv_init(model, xb, ms=None, ortho=False, tol=1e-3, max_iter=10):
                              f"model's forward on this batch (left as initialized)")
     used = [m for m in ms if not any(m is u for u in unused)]
     if ortho: orthogonal_init(model, cond=lambda o: any(o is m for m in used))
-    res = {id(m): lsuv_module(model, m, xb, tol=tol, max_iter=max_iter) for m in used}
+    res = {id(m): _lsuv_loop(model, m, xb, tol, max_iter) for m in used}   # the batch is checked above
     return [res.get(id(m)) for m in ms]
 
 # %% ../nbs/07a_lsuv.ipynb #79876d41

@@ -8,7 +8,8 @@ __all__ = ['sgd_opt', 'maybe_update', 'get_defaults', 'Optimizer', 'sgd_step', '
 # %% ../nbs/09_optimizers.ipynb #c979af35
 from .nb_08 import *
 import copy, difflib, functools, inspect, numbers
-from .nb_05 import _below_one, _check_hyper
+from fastcore.basics import patch
+from . import nb_05                      # the hyper-parameter range checks (nb_05._check_hyper)
 
 # %% ../nbs/09_optimizers.ipynb #1ae64954
 def maybe_update(os, dest, f):
@@ -19,16 +20,43 @@ def maybe_update(os, dest, f):
 
 def get_defaults(d): return getattr(d, '_defaults', {})
 
+class Optimizer():
+    "Parameter groups, one dict of hyper-parameters per group, and `steppers` that update each parameter in turn"
+    def __init__(self, params, steppers, **defaults):
+        self.steppers = listify(steppers)
+        maybe_update(self.steppers, defaults, get_defaults)
+        self.param_groups = _param_groups(params)              # a list of lists of tensors (checked below)
+        self.hypers = [{**defaults} for p in self.param_groups]
+        self.state = {}                                         # per-parameter state: empty until a subclass keeps some
+        _check_hypers(defaults, self.steppers, getattr(self, 'stats', []))
+        if not hasattr(self, 'stats'): _check_needs(self.steppers, defaults)
+
+    def grad_params(self):
+        "Each trainable parameter that has a gradient, with its group's hyper-parameters"
+        return [(p,hyper) for pg,hyper in zip(self.param_groups, self.hypers)
+                for p in pg if p.grad is not None and p.requires_grad]
+
+    def zero_grad(self, set_to_none=True):
+        "Drop the gradients, as torch.optim does, or zero them with `set_to_none=False`"
+        for p in (p for pg in self.param_groups for p in pg if p.grad is not None):
+            if set_to_none: p.grad = None
+            else: p.grad.detach_(); p.grad.zero_()
+
+    def step(self):
+        fs = _grad_steppers(self.steppers) + _param_steppers(self.steppers)   # those that change the gradient first
+        for p,hyper in self.grad_params(): compose(p, fs, **hyper)
+
+# %% ../nbs/09_optimizers.ipynb #4add60c8
 @functools.lru_cache(maxsize=None)
 def _arg_names(f, skip, required=False):
     "The names of `f`'s arguments after the first `skip` (only those without a default if `required`)"
-    ps = [p for p in inspect.signature(f).parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)][skip:]
-    return {p.name for p in ps if not required or p.default is p.empty}
+    ps = [p for p in inspect.signature(f).parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return {p.name for p in ps[skip:] if not required or p.default is p.empty}
 
-def _grad_steppers(fs):  return [f for f in fs if getattr(f, '_on_grad', False)]      # they change the gradient: they go first
+def _grad_steppers(fs):  return [f for f in fs if getattr(f, '_on_grad', False)]   # they change the gradient: first
 def _param_steppers(fs): return [f for f in fs if not getattr(f, '_on_grad', False)]
 
-_torch_names = dict(momentum='mom', weight_decay='wd', betas='mom and sqr_mom', beta1='mom', beta2='sqr_mom')   # torch.optim's
+_torch_names = dict(momentum='mom', weight_decay='wd', betas='mom and sqr_mom', beta1='mom', beta2='sqr_mom')
 def _check_hypers(hypers, steppers, stats):
     "A clear error for a hyper-parameter that no stepper or stat takes, or that is out of its range"
     takes = {'lr'}.union(*[_arg_names(f, 1) for f in steppers], *[_arg_names(s.update, 2) for s in stats])
@@ -37,98 +65,36 @@ def _check_hypers(hypers, steppers, stats):
             close = _torch_names.get(k) or next(iter(difflib.get_close_matches(k, takes, 1)), None)
             raise TypeError(f"unknown hyper-parameter {k!r}" + (f" (did you mean {close!r}?)" if close else '') +
                             f": the steppers and stats of this optimizer take {', '.join(sorted(takes))}")
-        _check_hyper(k, v, 'the optimizer', below_one=k in _below_one(stats))
+        nb_05._check_hyper(k, v, 'the optimizer', below_one=k in nb_05._below_one(stats))
 
 def _check_needs(steppers, have):
     "A clear error for a stepper argument that no hyper-parameter (or statistic) provides"
     for f in steppers:
         missing = sorted(_arg_names(f, 1, required=True) - set(have))
         if missing: raise TypeError(f"stepper {f.__name__} needs {', '.join(missing)}, which nobody set: pass "
-                                    f"{', '.join(m+'=...' for m in missing)} to the optimizer, or give {f.__name__} `_defaults`")
+                                    f"{', '.join(m+'=...' for m in missing)} to the optimizer, or give "
+                                    f"{f.__name__} `_defaults`")
 
-# %% ../nbs/09_optimizers.ipynb #4add60c8
 def _param_groups(params):
     "`params` as a list of lists of tensors: one group from an iterable of tensors, else one group per element"
     groups = list(params)
     if groups and isinstance(groups[0], torch.Tensor): groups = [groups]
     groups = [list(g) for g in groups]
-    if not groups or not all(groups): raise ValueError("the optimizer got an empty parameter list (or group): pass model.parameters()")
+    if not groups or not all(groups):
+        raise ValueError("the optimizer got an empty parameter list (or group): pass model.parameters()")
     if not all(isinstance(p, torch.Tensor) for g in groups for p in g):
-        raise TypeError("parameters must be tensors: pass model.parameters(), or a list of lists of them (one per group)")
+        raise TypeError("parameters must be tensors: pass model.parameters(), "
+                        "or a list of lists of them (one per group)")
     seen = {}
     for i,g in enumerate(groups):
         for j,p in enumerate(g):
-            if id(p) in seen: raise ValueError(f"parameter {j} of group {i} (shape {tuple(p.shape)}) is also parameter {seen[id(p)][1]} "
-                                               f"of group {seen[id(p)][0]}: it would be stepped twice. Put each parameter in one group "
-                                               f"only (torch.optim refuses this too): check the splitter, or the lists you pass")
+            if id(p) in seen:
+                raise ValueError(f"parameter {j} of group {i} (shape {tuple(p.shape)}) is also parameter "
+                                 f"{seen[id(p)][1]} of group {seen[id(p)][0]}: it would be stepped twice. Put each "
+                                 f"parameter in one group only (torch.optim refuses this too): check the splitter, "
+                                 f"or the lists you pass")
             seen[id(p)] = (i, j)
     return groups
-
-def _state_keys(stats, hyper):
-    "The names of the state `stats` keep for a parameter (found on a one-number stand-in)"
-    q = torch.zeros(1); q.grad = torch.zeros(1)
-    st = {}; maybe_update(stats, st, lambda o: o.init_state(q))
-    for s in stats: st = s.update(q, st, **hyper)
-    return set(st)
-
-def _check_state_dict(opt, sd):
-    "A clear error for a saved state that is not for `opt`: another kind of optimizer, other groups, other state"
-    if not (isinstance(sd, dict) and 'hypers' in sd and 'state' in sd):
-        what = "torch.optim's" if isinstance(sd, dict) and 'param_groups' in sd else f"not this kind of optimizer's (keys {list(sd)[:4]})" if isinstance(sd, dict) else f"a {type(sd).__name__}"
-        raise ValueError(f"load_state_dict: this state dict is {what}: load a state saved by {type(opt).__name__}.state_dict(), "
-                         f"or a torch.optim state into the torch.optim optimizer that saved it")
-    if len(sd['hypers']) != len(opt.param_groups):
-        raise ValueError(f"load_state_dict: the saved optimizer has {len(sd['hypers'])} parameter group(s), this one has {len(opt.param_groups)}")
-    sizes = [len(g) for g in opt.param_groups]
-    if 'sizes' in sd and list(sd['sizes']) != sizes:
-        raise ValueError(f"load_state_dict: the saved parameter groups have {list(sd['sizes'])} parameters, this optimizer's have "
-                         f"{sizes}: build the optimizer with the same groups (the same splitter) as the one that was saved")
-    for i,(h,mine) in enumerate(zip(sd['hypers'], opt.hypers)):
-        if set(h) != set(mine):
-            raise ValueError(f"load_state_dict: group {i} was saved with hyper-parameters {', '.join(sorted(h))}, this optimizer takes "
-                             f"{', '.join(sorted(mine))}: the state is from another kind of optimizer (e.g. sgd_opt's into adam_opt)")
-    try: want = _state_keys(opt.stats, opt.hypers[0]) if getattr(opt, 'stats', None) else set()
-    except Exception: return                                     # a stat that needs a real parameter: not checked
-    for i,st in sd['state'].items():
-        if set(st) != want:
-            raise ValueError(f"load_state_dict: parameter {i} was saved with state {', '.join(sorted(st)) or 'none'}, this optimizer "
-                             f"keeps {', '.join(sorted(want)) or 'none'}: the state is from another kind of optimizer")
-
-class Optimizer():
-    "Parameter groups, one dict of hyper-parameters per group, and `steppers` that update each parameter in turn"
-    def __init__(self, params, steppers, **defaults):
-        self.steppers = listify(steppers)
-        maybe_update(self.steppers, defaults, get_defaults)
-        self.param_groups = _param_groups(params)
-        self.hypers = [{**defaults} for p in self.param_groups]
-        self.state = {}                                         # per-parameter state: empty until a subclass keeps some
-        _check_hypers(defaults, self.steppers, getattr(self, 'stats', []))
-        if not hasattr(self, 'stats'): _check_needs(self.steppers, defaults)
-    def grad_params(self):
-        "Each trainable parameter that has a gradient, with its group's hyper-parameters: a frozen one is left alone"
-        return [(p,hyper) for pg,hyper in zip(self.param_groups, self.hypers) for p in pg if p.grad is not None and p.requires_grad]
-    def zero_grad(self, set_to_none=True):
-        "Drop the gradients, as torch.optim does (so a parameter frozen later has none), or zero them with `set_to_none=False`"
-        for p in (p for pg in self.param_groups for p in pg if p.grad is not None):
-            if set_to_none: p.grad = None
-            else: p.grad.detach_(); p.grad.zero_()
-    def step(self):
-        fs = _grad_steppers(self.steppers) + _param_steppers(self.steppers)
-        for p,hyper in self.grad_params(): compose(p, fs, **hyper)
-    def state_dict(self):
-        "The hyper-parameters and the state of each parameter, named by its position (as torch.optim does), copied"
-        ps = [p for pg in self.param_groups for p in pg]
-        return {'hypers': copy.deepcopy(self.hypers), 'sizes': [len(g) for g in self.param_groups],
-                'state': {i: copy.deepcopy(self.state[p]) for i,p in enumerate(ps) if p in self.state}}
-    def load_state_dict(self, sd):
-        ps = [p for pg in self.param_groups for p in pg]
-        _check_state_dict(self, sd)
-        for i,st in sd['state'].items():
-            bad = [k for k,v in st.items() if isinstance(v, torch.Tensor) and (i >= len(ps) or v.shape != ps[i].shape)]
-            if bad: raise ValueError(f"load_state_dict: saved state {bad[0]!r} of parameter {i} does not fit this optimizer's parameters")
-        self.hypers = copy.deepcopy(sd['hypers'])
-        self.state = {ps[i]: {k: v.to(ps[i].device) if isinstance(v, torch.Tensor) else v for k,v in copy.deepcopy(st).items()}
-                      for i,st in sd['state'].items()}
 
 # %% ../nbs/09_optimizers.ipynb #191647ab
 def sgd_step(p, lr, **kwargs):
@@ -160,14 +126,15 @@ class StatefulOptimizer(Optimizer):
         for s in self.stats:
             if isinstance(s, type) or not hasattr(s, 'init_state'):
                 name = getattr(s, '__name__', type(s).__name__)
-                raise TypeError(f"stats=[{name}, ...]: a stat must be an instance with init_state and update, e.g. {name}()" if isinstance(s, type)
-                                else f"stats: {s!r} is not a Stat (it has no init_state): pass instances such as AverageGrad()")
+                raise TypeError(f"stats=[{name}, ...]: a stat must be an instance with init_state and update, "
+                                f"e.g. {name}()" if isinstance(s, type) else
+                                f"stats: {s!r} is not a Stat (no init_state): pass instances, e.g. AverageGrad()")
         maybe_update(self.stats, defaults, get_defaults)
         super().__init__(params, steppers, **defaults)
     def step(self):
         grad_fs,param_fs = _grad_steppers(self.steppers),_param_steppers(self.steppers)
         for p,hyper in self.grad_params():
-            compose(p, grad_fs, **hyper)                               # L2 first: the stats see the regularized gradient
+            compose(p, grad_fs, **hyper)                     # L2 first: the stats see the regularized gradient
             new = p not in self.state
             if new:
                 self.state[p] = {}
@@ -241,16 +208,74 @@ def adam_opt(xtra_step=None, **kwargs):
 
 # %% ../nbs/09_optimizers.ipynb #0050aa67
 def lamb_step(p, lr, mom, mom_damp, step, sqr_mom, sqr_damp, grad_avg, sqr_avg, eps, wd, **kwargs):
-    "Adam's step plus `wd·p`, scaled per tensor by the trust ratio ‖p‖/‖step‖ (capped at 10; 1 where a norm is 0)"
+    "Adam's step plus `wd·p`, scaled by the trust ratio ‖p‖/‖step‖ (at most 10) unless `p` is a bias or norm parameter"
     debias1 = debias(mom,     mom_damp, step)
     debias2 = debias(sqr_mom, sqr_damp, step)
-    r1 = p.data.pow(2).mean().sqrt()
     step = (grad_avg/debias1) / ((sqr_avg/debias2).sqrt()+eps) + wd*p.data
-    r2 = step.pow(2).mean().sqrt()
-    q = torch.where((r1 > 0) & (r2 > 0), (r1/r2).clamp(max=10.), 1.)
+    if p.ndim < 2: q = 1.                                    # a bias, or a norm layer's scale or shift: no trust ratio
+    else:
+        r1,r2 = p.data.pow(2).mean().sqrt(),step.pow(2).mean().sqrt()
+        q = torch.where((r1 > 0) & (r2 > 0), (r1/r2).clamp(max=10.), 1.)
     p.data.sub_(step * (lr*q))
     return p
 lamb_step._defaults = dict(eps=1e-6, wd=0.)
+
+# %% ../nbs/09_optimizers.ipynb #3fe03af7
+def _state_keys(stats, hyper):
+    "The names of the state `stats` keep for a parameter (found on a one-number stand-in)"
+    q = torch.zeros(1); q.grad = torch.zeros(1)
+    st = {}; maybe_update(stats, st, lambda o: o.init_state(q))
+    for s in stats: st = s.update(q, st, **hyper)
+    return set(st)
+
+def _check_state_dict(opt, sd):
+    "A clear error for a saved state that is not for `opt`: another kind of optimizer, other groups, other state"
+    if not (isinstance(sd, dict) and 'hypers' in sd and 'state' in sd):
+        what = ("torch.optim's" if isinstance(sd, dict) and 'param_groups' in sd else
+                f"not this kind of optimizer's (keys {list(sd)[:4]})" if isinstance(sd, dict) else
+                f"a {type(sd).__name__}")
+        raise ValueError(f"load_state_dict: this state dict is {what}: load a state saved by {type(opt).__name__}"
+                         f".state_dict(), or a torch.optim state into the torch.optim optimizer that saved it")
+    if len(sd['hypers']) != len(opt.param_groups):
+        raise ValueError(f"load_state_dict: the saved optimizer has {len(sd['hypers'])} parameter group(s), "
+                         f"this one has {len(opt.param_groups)}")
+    sizes = [len(g) for g in opt.param_groups]
+    if 'sizes' in sd and list(sd['sizes']) != sizes:
+        raise ValueError(f"load_state_dict: the saved parameter groups have {list(sd['sizes'])} parameters, this "
+                         f"optimizer's have {sizes}: build the optimizer with the same groups (the same splitter) "
+                         f"as the one that was saved")
+    for i,(h,mine) in enumerate(zip(sd['hypers'], opt.hypers)):
+        if set(h) != set(mine):
+            raise ValueError(f"load_state_dict: group {i} was saved with hyper-parameters {', '.join(sorted(h))}, this "
+                             f"optimizer takes {', '.join(sorted(mine))}: the state is from another kind of optimizer "
+                             f"(e.g. sgd_opt's into adam_opt)")
+    try: want = _state_keys(opt.stats, opt.hypers[0]) if getattr(opt, 'stats', None) else set()
+    except Exception: return                                     # a stat that needs a real parameter: not checked
+    for i,st in sd['state'].items():
+        if set(st) != want:
+            raise ValueError(f"load_state_dict: parameter {i} was saved with state {', '.join(sorted(st)) or 'none'}, "
+                             f"this optimizer keeps {', '.join(sorted(want)) or 'none'}: the state is from another "
+                             f"kind of optimizer")
+
+@patch
+def state_dict(self:Optimizer):
+    "The hyper-parameters and the state of each parameter, named by its position (as torch.optim does), copied"
+    ps = [p for pg in self.param_groups for p in pg]
+    return {'hypers': copy.deepcopy(self.hypers), 'sizes': [len(g) for g in self.param_groups],
+            'state': {i: copy.deepcopy(self.state[p]) for i,p in enumerate(ps) if p in self.state}}
+
+@patch
+def load_state_dict(self:Optimizer, sd):
+    "Put a state saved by `state_dict` into this optimizer, on its parameters' devices"
+    ps = [p for pg in self.param_groups for p in pg]
+    _check_state_dict(self, sd)
+    for i,st in sd['state'].items():
+        bad = [k for k,v in st.items() if isinstance(v, torch.Tensor) and (i >= len(ps) or v.shape != ps[i].shape)]
+        if bad: raise ValueError(f"load_state_dict: saved state {bad[0]!r} of parameter {i} does not fit this "
+                                 f"optimizer's parameters")
+    self.hypers = copy.deepcopy(sd['hypers'])
+    def to_device(st, p): return {k: v.to(p.device) if isinstance(v, torch.Tensor) else v for k,v in st.items()}
+    self.state = {ps[i]: to_device(copy.deepcopy(st), ps[i]) for i,st in sd['state'].items()}
 
 # %% ../nbs/09_optimizers.ipynb #73d89bd2
 from exp.nb_00 import _public

@@ -5,7 +5,7 @@ __all__ = ['param_getter', 'Learner', 'get_learner']
 
 # %% ../nbs/09b_learner.ipynb #af245b63
 from .nb_09 import *
-from .nb_05 import _after_fit, _check_cbs, _check_data, _check_epochs, _check_hyper, _hypers, _outside_batch, _xy
+from . import nb_05                      # the Runner's loop helpers (nb_05._xy, ...): the Learner runs the same loop
 
 # %% ../nbs/09b_learner.ipynb #922e1ee8
 def param_getter(m): return m.parameters()
@@ -25,11 +25,12 @@ def _is_torch_opt(f):
     return isinstance(f, type) and issubclass(f, torch.optim.Optimizer)
 
 def _make_opt(opt_func, groups, lr):
-    "`opt_func(groups, lr=lr)`, with clear errors for a torch.optim optimizer given lists and for what is not an optimizer"
+    "`opt_func(groups, lr=lr)`, with clear errors for lists given to torch.optim and for what is not an optimizer"
     if _is_torch_opt(opt_func):
         groups = list(groups)
         if groups and not isinstance(groups[0], (torch.Tensor, dict)):
-            raise TypeError("the splitter returned lists of parameters, which torch.optim optimizers do not take as groups: "
+            raise TypeError("the splitter returned lists of parameters, which torch.optim optimizers do not take "
+                            "as groups: "
                             "wrap them in dicts, splitter=lambda m: pg_dicts(my_splitter(m))")
     opt = opt_func(groups, lr=lr)
     if not (hasattr(opt, 'step') and hasattr(opt, 'zero_grad')):
@@ -51,12 +52,13 @@ def _print_log(o):
     print('  '.join(map(str, o)) if isinstance(o, (list, tuple)) else o)
 
 class Learner():
-    "Model, data, loss and optimizer in one object whose `fit` runs the training loop, calling each callback at each event"
+    "Model, data, loss and optimizer in one object whose `fit` runs the training loop, calling the callbacks"
     ALL_CBS = {'begin_fit', 'begin_epoch', 'begin_batch', 'after_pred', 'after_loss', 'after_backward', 'after_step',
                'after_cancel_batch', 'after_batch', 'after_cancel_epoch', 'begin_validate', 'after_epoch',
                'after_cancel_train', 'after_fit'}
-    def __init__(self, model, data, loss_func, opt_func=sgd_opt, lr=1e-2, splitter=param_getter, cbs=None, cb_funcs=None):
-        _check_learner_args(loss_func, opt_func); _check_cbs(cbs, cb_funcs)
+    def __init__(self, model, data, loss_func, opt_func=sgd_opt, lr=1e-2, splitter=param_getter,
+                 cbs=None, cb_funcs=None):
+        _check_learner_args(loss_func, opt_func); nb_05._check_cbs(cbs, cb_funcs)
         store_attr('model,data,loss_func,opt_func,lr,splitter')
         self.in_train,self.logger,self.opt,self.cbs = False,_print_log,None,[]
         self.add_cb(TrainEvalCallback())
@@ -65,10 +67,12 @@ class Learner():
 
     def add_cbs(self, cbs):
         for cb in listify(cbs): self.add_cb(cb)
-    _loop_names = {'xb', 'yb', 'pred', 'loss', 'iter', 'iters', 'dl', 'epoch', 'epochs', 'in_train', 'n_iter', 'n_epochs'}
+    _loop_names = {'xb', 'yb', 'pred', 'loss', 'iter', 'iters', 'dl', 'epoch', 'epochs', 'in_train',
+                   'n_iter', 'n_epochs'}
     def add_cb(self, cb):
         if cb.name in self._loop_names or (hasattr(self, cb.name) and not isinstance(getattr(self, cb.name), Callback)):
-            raise ValueError(f"a callback named {cb.name!r} ({type(cb).__name__}) would hide Learner.{cb.name}: rename the class")
+            raise ValueError(f"a callback named {cb.name!r} ({type(cb).__name__}) would hide Learner.{cb.name}: "
+                             f"rename the class")
         cb.set_runner(self); setattr(self, cb.name, cb); self.cbs.append(cb)
         self.cbs.sort(key=lambda o: o._order)                      # once here, not at every event
     def remove_cbs(self, cbs):
@@ -94,10 +98,10 @@ class Learner():
 
     def all_batches(self):
         self.iters = len(self.dl)
-        for i,b in enumerate(self.dl): self.one_batch(i, *_xy(b))
+        for i,b in enumerate(self.dl): self.one_batch(i, *nb_05._xy(b))
 
     def phase(self, event, dl):
-        "Send `event`, then run the batches of `dl` unless a callback returned True; a CancelEpochException ends the phase"
+        "Send `event`, then run the batches of `dl` unless a callback returned True (CancelEpochException ends it)"
         self.dl = dl
         try:
             if not self(event): self.all_batches()
@@ -105,7 +109,7 @@ class Learner():
 
     def fit(self, epochs, cbs=None, reset_opt=False):
         "Train for `epochs`, with the callbacks `cbs` added for this fit only; make the optimizer if there is none"
-        _check_epochs(epochs); _check_cbs(cbs)
+        nb_05._check_epochs(epochs); nb_05._check_cbs(cbs)
         new = []
         for cb in listify(cbs):                # one already in learn.cbs (learn.recorder) runs once, and stays
             if not any(cb is o for o in self.cbs + new): new.append(cb)
@@ -113,7 +117,7 @@ class Learner():
         shadowed = {cb.name: getattr(self, cb.name) for cb in cbs if getattr(self, cb.name, None) in self.cbs}
         try:
             self.add_cbs(cbs)
-            _check_data(self.data)
+            nb_05._check_data(self.data)
             self.set_opt(reset_opt)
             self.epochs,self.loss,was_training,err = epochs,tensor(0.),self.model.training,None
             self.model.zero_grad(set_to_none=True)
@@ -126,16 +130,16 @@ class Learner():
                     try: self('after_epoch')
                     except CancelEpochException: self('after_cancel_epoch')
             except CancelTrainException: self('after_cancel_train')
-            except CancelBatchException as e: err = _outside_batch(e); raise err from e
+            except CancelBatchException as e: err = nb_05._outside_batch(e); raise err from e
             except BaseException as e: err = e; raise
             finally: self.end_fit(was_training, err)
-        finally:                                                   # the fit's callbacks stay readable (learn.recorder)...
+        finally:                                               # the fit's callbacks stay readable (learn.recorder)...
             self.cbs = [cb for cb in self.cbs if not any(cb is o for o in cbs)]
-            for k,cb in shadowed.items(): setattr(self, k, cb)     # ...unless they hid a permanent one: that one is back
+            for k,cb in shadowed.items(): setattr(self, k, cb) # ...unless they hid a permanent one: that one is back
 
     def set_opt(self, reset=False):
         "Make the optimizer if there is none, or if what it was made from changed since; a new `lr` goes to every group"
-        _check_hyper('lr', self.lr, 'learn.lr')
+        nb_05._check_hyper('lr', self.lr, 'learn.lr')
         src = (self.model, self.opt_func, self.splitter)
         made = getattr(self, '_made', None)    # (opt, lr, what it came from, whether the Learner made it)
         if made is None or made[0] is not self.opt: made = (self.opt, self.lr, src, False)   # set by hand: as it is
@@ -158,16 +162,17 @@ class Learner():
         if reset or self.opt is None or changed or replaced:
             self.opt = _make_opt(self.opt_func, self.splitter(self.model), self.lr)
         elif new_lr:
-            for h in _hypers(self.opt): h['lr'] = self.lr
+            for h in nb_05._hypers(self.opt): h['lr'] = self.lr
         self._made = (self.opt, self.lr, src, True)
 
     def end_fit(self, was_training, err=None):
         "Every callback's `after_fit`, even if one fails; the model back in its mode; `err`, if any, is not hidden"
-        if err is not None: self.model.zero_grad(set_to_none=True)     # a failed batch's gradients are not for the next fit
-        _after_fit(self.cbs, self.model, was_training, err)
+        if err is not None: self.model.zero_grad(set_to_none=True)   # a failed batch's gradients: not for the next fit
+        nb_05._after_fit(self.cbs, self.model, was_training, err)
 
     def __call__(self, cb_name):
-        if cb_name not in self.ALL_CBS: raise ValueError(f"unknown event {cb_name!r}; the events are {', '.join(sorted(self.ALL_CBS))}")
+        if cb_name not in self.ALL_CBS:
+            raise ValueError(f"unknown event {cb_name!r}; the events are {', '.join(sorted(self.ALL_CBS))}")
         res = False
         for cb in self.cbs: res = cb(cb_name) or res
         return res

@@ -5,6 +5,7 @@ __all__ = ['AvgStatsCallback', 'ProgressCallback']
 
 # %% ../nbs/09c_add_progress_bar.ipynb #b9d36485
 from .nb_09b import *
+from . import nb_05                      # the two callbacks this lesson extends
 import time
 from fastprogress.fastprogress import master_bar, progress_bar, format_time
 
@@ -13,10 +14,12 @@ def _cells(stats):
     "The table cells of `stats`' averages; '-' for a side that saw no batch (an empty valid_dl)"
     return [f'{v:.6f}' for v in stats.avg_stats] if stats.count else ['-']*(1+len(stats.metrics))
 
-def _metric_name(m): return getattr(m, '__name__', None) or getattr(getattr(m, 'func', None), '__name__', type(m).__name__)
+def _metric_name(m):
+    "A metric's name: a function's, a partial's function's, else its class's"
+    return getattr(m, '__name__', None) or getattr(getattr(m, 'func', None), '__name__', type(m).__name__)
 
-class AvgStatsCallback(AvgStatsCallback):
-    "nb_05's running averages, logged as a header of names and then one table row per epoch, with the epoch's time"
+class AvgStatsCallback(nb_05.AvgStatsCallback):        # the lesson's name, on purpose: the course's 09c redefines it
+    "nb_05's running averages, logged as a header of names, then one table row per epoch with the epoch's time"
     def begin_fit(self):
         met_names = ['loss'] + [_metric_name(m) for m in self.train_stats.metrics]
         self.names = ['epoch'] + [f'train_{n}' for n in met_names] + [f'valid_{n}' for n in met_names] + ['time']
@@ -30,7 +33,7 @@ class AvgStatsCallback(AvgStatsCallback):
         self.logger([v.ljust(len(n)) for v,n in zip(row, self.names)])
 
 # %% ../nbs/09c_add_progress_bar.ipynb #8c667dd1
-class ProgressCallback(ProgressCallback):
+class ProgressCallback(nb_05.ProgressCallback):        # the lesson's name, on purpose: the course's 09c defines it
     "nb_05's progress bars, with the learner's logger writing table rows into the master bar"
     def begin_fit(self):
         super().begin_fit()

@@ -8,6 +8,7 @@ __all__ = ['show_image', 'show_batch', 'PilTransform', 'PilRandomFlip', 'PilRand
 
 # %% ../nbs/10_augmentation.ipynb #efeff711
 from .nb_09c import *
+from . import nb_08                      # its size check (nb_08._size_pair), shared with ResizeFixed
 from .nb_08 import show_image as _show_image_08, show_batch as _show_batch_08
 import numbers, random
 from random import randint
@@ -35,7 +36,8 @@ def _check_p(p, name):
 class PilRandomFlip(PilTransform):
     "Flip left-right with probability `p`"
     def __init__(self, p=0.5): self.p = _check_p(p, 'PilRandomFlip')
-    def __call__(self, x): return x.transpose(PIL.Image.Transpose.FLIP_LEFT_RIGHT) if torch.rand(1).item() < self.p else x
+    def __call__(self, x):
+        return x.transpose(PIL.Image.Transpose.FLIP_LEFT_RIGHT) if torch.rand(1).item() < self.p else x
 
 class PilRandomDihedral(PilTransform):
     "With probability `p`, one of the 8 symmetries of the square, drawn uniformly (the identity included)"
@@ -47,13 +49,7 @@ class PilRandomDihedral(PilTransform):
 # %% ../nbs/10_augmentation.ipynb #9e2003cd
 def process_sz(sz):
     "A size as a `(w, h)` tuple of positive ints, from an int (a square), a one-item list, or a pair"
-    seq = isinstance(sz, (list, tuple))
-    if seq and len(sz) == 2: pair = tuple(sz)
-    elif seq and len(sz) == 1: pair = (sz[0], sz[0])
-    else: pair = (sz, sz)
-    if not all(isinstance(o, (int, np.integer)) and not isinstance(o, bool) and o > 0 for o in pair):
-        raise ValueError(f"size {sz!r}: pass a positive int, or a (width, height) pair of them")
-    return pair
+    return nb_08._size_pair(sz)                                 # the rule ResizeFixed follows too
 
 def _check_pair(v, name, who, lo, hi=math.inf):
     "`v` as a `(min, max)` pair with `lo < min <= max <= hi`, else a clear error naming `who` and `name`"
@@ -73,32 +69,36 @@ class GeneralCrop(PilTransform):
         self.resample,self.size = resample,process_sz(size)
         self.crop_size = None if crop_size is None else process_sz(crop_size)
     def default_crop_size(self, w, h): return default_crop_size(w, h)
-    def __call__(self, x):
+    def _crop_size(self, x):
+        "The crop's size on image `x` (`crop_size`, else the default); a clear error if it does not fit in `x`"
         csize = self.default_crop_size(*x.size) if self.crop_size is None else self.crop_size
         if csize[0] > x.size[0] or csize[1] > x.size[1]:
             raise ValueError(f"{type(self).__name__}: crop_size {tuple(csize)} is larger than the image {x.size}"
-                             + (f" ({x.filename})" if getattr(x, 'filename', '') else '') + ": pass a smaller crop_size, or resize first")
-        return x.resize(self.size, self.resample, box=self.get_corners(*x.size, *csize))
+                             + (f" ({x.filename})" if getattr(x, 'filename', '') else '')
+                             + ": pass a smaller crop_size, or resize first")
+        return csize
+    def __call__(self, x): return x.resize(self.size, self.resample, box=self.get_corners(*x.size, *self._crop_size(x)))
     def get_corners(self, w, h, wc, hc): return (0, 0, wc, hc)
 
 class CenterCrop(GeneralCrop):
     "The centre of the image, `1/scale` of its size, resized to `size`"
     def __init__(self, size, scale=1.14, resample=PIL.Image.Resampling.BILINEAR):
         super().__init__(size, resample=resample)
-        if not scale >= 1: raise ValueError(f"CenterCrop: scale={scale!r} must be at least 1 (the crop is 1/scale of the image)")
+        if not scale >= 1:
+            raise ValueError(f"CenterCrop: scale={scale!r} must be at least 1 (the crop is 1/scale of the image)")
         self.scale = scale
     def default_crop_size(self, w, h): return [w/self.scale, h/self.scale]
     def get_corners(self, w, h, wc, hc): return ((w-wc)/2, (h-hc)/2, (w+wc)/2, (h+hc)/2)
 
 class RandomResizedCrop(GeneralCrop):
-    "A box of random area (a fraction in `scale` of the image's) and aspect ratio (log-uniform in `ratio`), resized to `size`"
+    "A box of random area (a fraction `scale` of the image's) and aspect ratio (log-uniform in `ratio`), resized"
     def __init__(self, size, scale=(0.08,1.0), ratio=(3./4., 4./3.), resample=PIL.Image.Resampling.BILINEAR):
         super().__init__(size, resample=resample)
         self.scale = _check_pair(scale, 'scale', 'RandomResizedCrop (fractions of the area)', 0, 1)
         self.ratio = _check_pair(ratio, 'ratio', 'RandomResizedCrop (width/height)', 0)
     def __call__(self, x): return x.resize(self.size, self.resample, box=self.get_corners(*x.size))
     def get_corners(self, w, h, wc=None, hc=None):
-        "torchvision's draws: ten tries at a box inside the image, each from the whole area; else the centre at the nearest ratio"
+        "torchvision's draws: ten tries at a box inside the image, each from the whole area; else the centre"
         log_ratio = torch.log(torch.tensor(self.ratio))
         for attempt in range(10):
             area = w*h * torch.empty(1).uniform_(*self.scale).item()
@@ -108,7 +108,7 @@ class RandomResizedCrop(GeneralCrop):
                 top  = torch.randint(0, h - new_h + 1, (1,)).item()
                 left = torch.randint(0, w - new_w + 1, (1,)).item()
                 return (left, top, left + new_w, top + new_h)
-        new_w,new_h = w,h                                       # the fallback: the whole image, cut to the ratio's range
+        new_w,new_h = w,h                                # the fallback: the whole image, cut to the ratio's range
         if w/h < min(self.ratio): new_h = int(round(w / min(self.ratio)))
         elif w/h > max(self.ratio): new_w = int(round(h * max(self.ratio)))
         left,top = (w - new_w)//2,(h - new_h)//2
@@ -126,23 +126,22 @@ def find_coeffs(orig_pts, targ_pts):
     return torch.linalg.solve(A, B)[:, 0].tolist()
 
 def warp(img, size, src_coords, resample=PIL.Image.Resampling.BILINEAR):
-    "The quadrilateral `src_coords` (top-left, bottom-left, bottom-right, top-right) of `img`, warped to a `size` rectangle"
+    "The quadrilateral `src_coords` (corners: top-left, bottom-left, bottom-right, top-right) warped to a `size` image"
     w,h = size
     targ_coords = ((0,0),(0,h),(w,h),(w,0))
     return img.transform(size, PIL.Image.Transform.PERSPECTIVE, find_coeffs(src_coords, targ_coords), resample=resample)
 
 def uniform(a, b): return a + (b-a) * torch.rand(1).item()
 
-class PilTiltRandomCrop(PilTransform):
-    "A random crop of size `crop_size` (default the largest square) whose corners move by up to `magnitude` of it, warped to `size`"
+class PilTiltRandomCrop(GeneralCrop):
+    "A random crop (`crop_size`, default the largest square) whose corners move by up to `magnitude` of it, warped"
     def __init__(self, size, crop_size=None, magnitude=0., resample=PIL.Image.Resampling.BILINEAR):
-        if not magnitude >= 0: raise ValueError(f"PilTiltRandomCrop: magnitude={magnitude!r} must be >= 0 (a fraction of the crop)")
-        self.resample,self.size,self.magnitude = resample,process_sz(size),magnitude
-        self.crop_size = None if crop_size is None else process_sz(crop_size)
+        if not magnitude >= 0:
+            raise ValueError(f"PilTiltRandomCrop: magnitude={magnitude!r} must be >= 0 (a fraction of the crop)")
+        super().__init__(size, crop_size, resample)
+        self.magnitude = magnitude
     def __call__(self, x):
-        csize = default_crop_size(*x.size) if self.crop_size is None else self.crop_size
-        if csize[0] > x.size[0] or csize[1] > x.size[1]:
-            raise ValueError(f"PilTiltRandomCrop: crop_size {tuple(csize)} is larger than the image {x.size}: pass a smaller crop_size")
+        csize = self._crop_size(x)
         left,top = torch.randint(0, x.size[0]-csize[0]+1, ()).item(),torch.randint(0, x.size[1]-csize[1]+1, ()).item()
         top_magn = min(self.magnitude, left/csize[0], (x.size[0]-left)/csize[0]-1)
         lr_magn  = min(self.magnitude, top /csize[1], (x.size[1]-top) /csize[1]-1)
@@ -159,12 +158,13 @@ def _float_range(x, a, top):
     "`a` (a 16-bit `I` or float `F` image's values) divided by `top`, refused unless they are in [0, `top`]"
     if not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= top):
         raise ValueError(f"np_to_float: mode {x.mode} with values in [{a.min():g}, {a.max():g}]"
-                         f"{' ('+x.filename+')' if getattr(x, 'filename', '') else ''}: this mode is read as [0, {top:g}] only. "
+                         f"{' ('+x.filename+')' if getattr(x, 'filename', '') else ''}: "
+                         f"this mode is read as [0, {top:g}] only. "
                          f"Rescale the image, or convert it (make_rgb) first")
     return a / top
 
 def np_to_float(x):
-    "A PIL image as a (C,H,W) float tensor in [0, 1]: 8-bit channels /255, 16-bit /65535, '1' as 0/1, 'F' as it is, palettes as RGB"
+    "A PIL image as a (C,H,W) float tensor in [0, 1]: 8-bit /255, 16-bit /65535, '1' as 0/1, 'F' as is, palettes as RGB"
     if x.mode == 'P' and 'transparency' in x.info: x = x.convert('RGBA')
     elif x.mode in _AS: x = x.convert(_AS[x.mode])
     a = np.array(x)                                             # one byte copy: PIL's buffer is read-only
@@ -172,7 +172,8 @@ def np_to_float(x):
     elif x.mode == '1': t = torch.from_numpy(a).to(torch.uint8).mul_(255)
     elif x.mode.startswith('I;16') or x.mode == 'I': t = torch.from_numpy(_float_range(x, a.astype(np.float32), 65535.))
     elif x.mode == 'F': t = torch.from_numpy(_float_range(x, a, 1.))
-    else: raise ValueError(f"np_to_float: PIL mode {x.mode!r} is not supported: convert the image first (make_rgb, or x.convert('RGB'))")
+    else: raise ValueError(f"np_to_float: PIL mode {x.mode!r} is not supported: convert the image first "
+                           f"(make_rgb, or x.convert('RGB'))")
     if t.ndim == 2: t = t[..., None]
     t = t.permute(2, 0, 1).contiguous()                         # reorder the values, then one float tensor
     return t.float().div_(255.) if t.dtype == torch.uint8 else t.float()
@@ -207,7 +208,8 @@ def random_affine(n, max_deg=10., p_flip=0.5, scale=(0.35, 1.), ratio=(3/4, 4/3)
     r = torch.empty(n).uniform_(math.log(ratio[0]), math.log(ratio[1])).exp()
     sx,sy = (area*r).sqrt().clamp(max=1.),(area/r).sqrt().clamp(max=1.)
     tx,ty = (torch.rand(n)*2-1) * (1-sx),(torch.rand(n)*2-1) * (1-sy)
-    rot,flip = rotation_matrix(torch.empty(n).uniform_(-max_deg, max_deg)),flip_matrix(torch.rand(n) < _check_p(p_flip, 'p_flip'))
+    rot = rotation_matrix(torch.empty(n).uniform_(-max_deg, max_deg))
+    flip = flip_matrix(torch.rand(n) < _check_p(p_flip, 'p_flip'))
     return (_mat3(crop_matrix(sx, sy, tx, ty)) @ _mat3(rot) @ _mat3(flip))[:, :2]
 
 def _check_batch(x):
@@ -220,7 +222,8 @@ def _check_batch(x):
                 'not a batch of images')
         raise ValueError(f"affine_augment: x has shape {shape}, {hint}; it needs a float batch (n,c,h,w)")
     if not x.is_floating_point():
-        raise TypeError(f"affine_augment: x is a {x.dtype} batch: it needs floats, e.g. x.float()/255 (to_float_tensor)")
+        raise TypeError(f"affine_augment: x is a {x.dtype} batch: it needs floats, e.g. x.float()/255 "
+                        f"(to_float_tensor)")
 
 def _check_mats(mats, n):
     "A clear error unless the `mats` a user passed are `n` finite (2,3) matrices (details looked up only on failure)"
@@ -233,13 +236,13 @@ def _check_mats(mats, n):
                      f"matrices): check how they were made")
 
 def _pixel_mats(mats, h, w):
-    "`mats` whose linear part acts on pixels (a rotation stays a rotation on an h≠w image) in grid_sample's [-1, 1] coordinates"
+    "`mats` in grid_sample's [-1, 1] coordinates with a linear part that acts on pixels (a rotation stays one if h≠w)"
     m = mats.clone()
-    m[:, 0, 1] *= h/w; m[:, 1, 0] *= w/h                        # D⁻¹·L·D with D = diag(w, h); the translation stays in [-1, 1]
+    m[:, 0, 1] *= h/w; m[:, 1, 0] *= w/h             # D⁻¹·L·D with D = diag(w, h); the translation stays in [-1, 1]
     return m
 
 def affine_augment(x, size=None, mats=None, **kwargs):
-    "Batch `x` (n,c,h,w) warped by one matrix per image (`mats`, default `random_affine(n, **kwargs)`), resized to `size`, in one grid_sample"
+    "Batch `x` (n,c,h,w) warped by one matrix per image (`mats`, default `random_affine`) to `size`, in one grid_sample"
     _check_batch(x)
     n,c,h,w = x.shape
     size = (h, w) if size is None else tuple(reversed(process_sz(size)))
@@ -256,8 +259,10 @@ class BatchAugmentCallback(Callback):
     def begin_batch(self):
         if not self.in_train: return
         if self.xb.ndim != 4:
-            raise ValueError(f"BatchAugmentCallback (_order {self._order}) got batches of shape {tuple(self.xb.shape)}, not images "
-                             f"(n,c,h,w): it runs before the callbacks of higher _order, such as a view transform (e.g. "
+            raise ValueError(f"BatchAugmentCallback (_order {self._order}) got batches of shape "
+                             f"{tuple(self.xb.shape)}, "
+                             f"not images (n,c,h,w): it runs before the callbacks of higher _order, such as a view "
+                             f"transform (e.g. "
                              f"BatchTransformXCallback(mnist_view), _order 2). Give it a later _order, e.g. "
                              f"cb = BatchAugmentCallback(); cb._order = 3")
         self.run.xb = affine_augment(self.xb, self.size, **self.kwargs)

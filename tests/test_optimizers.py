@@ -90,7 +90,8 @@ def test_parameters_without_gradient_are_skipped(data):
 
 # ---- LAMB against the paper (You et al. 2019, arXiv 1904.00962, Algorithm 2), written out separately
 def paper_lamb(params, grads_seq, lr, b1, b2, eps, wd):
-    "LAMB as the paper writes it, per layer, with phi(z) = z; the trust ratio is 1 where a norm is 0 (as implementations do)"
+    """LAMB as the paper writes it, per layer, with phi(z) = z; the trust ratio is 1 where a norm is 0, and for biases and
+    norm parameters (1-d tensors), as TensorFlow Addons' LAMB does with `exclude_from_layer_adaptation`"""
     params = [p.detach().clone() for p in params]
     m = [torch.zeros_like(p) for p in params]; v = [torch.zeros_like(p) for p in params]
     for t, grads in enumerate(grads_seq, 1):
@@ -100,7 +101,7 @@ def paper_lamb(params, grads_seq, lr, b1, b2, eps, wd):
             r = (m[i]/(1-b1**t)) / ((v[i]/(1-b2**t)).sqrt() + eps)
             u = r + wd*x
             xn, un = x.norm(), u.norm()
-            ratio = (xn/un).item() if xn > 0 and un > 0 else 1.
+            ratio = (xn/un).item() if xn > 0 and un > 0 and x.ndim > 1 else 1.
             assert ratio <= 10, 'this check is for ratios under the cap'
             params[i] = x - lr*ratio*u
     return params
@@ -120,14 +121,26 @@ def test_lamb_is_the_papers_algorithm(data):
         assert ((p.detach()-w).abs().max() / w.abs().max().clamp_min(1e-12)) < 1e-5
 
 def test_lamb_trust_ratio_cap_and_zero_weights():
-    p = nn.Parameter(torch.zeros(4)); p.grad = torch.ones(4)
+    p = nn.Parameter(torch.zeros(2, 2)); p.grad = torch.ones(2, 2)
     opt = StatefulOptimizer([p], lamb_step, stats=adam_stats(), lr=0.1)
     opt.step()
-    assert torch.allclose(p.detach(), torch.full((4,), -0.1), atol=1e-6)     # zero weights: trust ratio 1, the bias moves
-    q = nn.Parameter(torch.full((4,), 100.)); q.grad = torch.ones(4)
+    assert torch.allclose(p.detach(), torch.full((2, 2), -0.1), atol=1e-6)   # zero weights: trust ratio 1, they move
+    q = nn.Parameter(torch.full((2, 2), 100.)); q.grad = torch.ones(2, 2)
     opt = StatefulOptimizer([q], lamb_step, stats=adam_stats(), lr=0.1)
     opt.step()                                                                  # ratio 100/1 capped at 10
-    assert torch.allclose(q.detach(), torch.full((4,), 99.), atol=1e-4)
+    assert torch.allclose(q.detach(), torch.full((2, 2), 99.), atol=1e-4)
+    b = nn.Parameter(torch.full((4,), 100.)); b.grad = torch.ones(4)
+    opt = StatefulOptimizer([b], lamb_step, stats=adam_stats(), lr=0.1)
+    opt.step()                                                                  # a bias: no trust ratio, Adam's step
+    assert torch.allclose(b.detach(), torch.full((4,), 99.9), atol=1e-4)
+
+def test_lamb_zero_bias_keeps_moving():
+    "a zero-initialized bias under a steady gradient moves lr a step, as with Adam, not ~lr in all (trust ratio ~lr)"
+    w = nn.Parameter(torch.ones(3, 3)); b = nn.Parameter(torch.zeros(3))
+    opt = StatefulOptimizer([w, b], lamb_step, stats=adam_stats(), lr=1e-2)
+    for _ in range(100):
+        w.grad, b.grad = torch.ones(3, 3), torch.ones(3); opt.step()
+    assert torch.allclose(b.detach(), torch.full((3,), -1.), atol=1e-3)
 
 # ---- state saved and loaded
 def batches(data, n):
