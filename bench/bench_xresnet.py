@@ -7,25 +7,10 @@ import argparse, contextlib, io, statistics, sys, time
 from pathlib import Path
 from unittest import mock
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT/'bench')]
 from exp.nb_11 import *
 
-def _paired(f_ours, f_ref, repeats):
-    "Median seconds of `f_ours` and `f_ref` run back to back (alternating which goes first), and each pair's ratio"
-    ta,tb = [],[]
-    for i in range(repeats):
-        for f,t in ((f_ours, ta), (f_ref, tb)) if i % 2 == 0 else ((f_ref, tb), (f_ours, ta)):
-            t0 = time.perf_counter(); f(); t.append(time.perf_counter()-t0)
-    return statistics.median(ta),statistics.median(tb),[a/b for a,b in zip(ta, tb)]
-
-def _summary(ratios):
-    q1,_,q3 = statistics.quantiles(ratios, n=4)
-    return f'{statistics.median(ratios):.2f} ({q1:.2f}–{q3:.2f})'
-
-def _quiet(f):
-    def _inner():
-        with contextlib.redirect_stdout(io.StringIO()): f()
-    return _inner
+from run import paired_ratios as _paired, ratio_summary as _summary, quiet as _quiet   # bench/run.py's helpers
 
 def imagenette_data(n_per_class=32, size=64, bs=64):
     "A few hundred Imagenette images (train) and 10 per class (valid) at `size` px, decoded once, in memory"
