@@ -151,7 +151,9 @@ def test_every_optimizer(data, name):
             for v in st.values():
                 if isinstance(v, torch.Tensor) and v.ndim: assert v.shape == p.shape
         res[flat] = learn
-        assert abs(end(learn.recorder.losses) - end(f32.recorder.losses)) < 0.25
+        # one flat 1-d vector per group: LAMB leaves 1-d tensors out of its trust ratio, so it steps as Adam does
+        ref = fit(data, cnn(data), opt_func=adam_opt(), lr=lr) if flat and name == 'lamb' else f32
+        assert abs(end(learn.recorder.losses) - end(ref.recorder.losses)) < 0.25
         fit(data, None, epochs=1, learn=learn)                              # a second fit continues (same optimizer)
     if name != 'lamb':                                                      # LAMB's trust ratio is per tensor: flat differs
         torch.testing.assert_close(params(res[True].model), params(res[False].model), rtol=1e-4, atol=1e-5)
