@@ -11,7 +11,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 from exp.nb_10c import *
-from run import paired_ratios, ratio_summary, quiet, machine, cnn_layers
+from run import paired_ratios, ratio_summary, quiet, machine, run_alone, cnn_layers
 
 def _data(n_train, n_valid=1024, bs=512):
     x_train,y_train,x_valid,y_valid = get_data()
@@ -57,10 +57,4 @@ def rows(repeats, n_train=10240, n_train_fp16=2048):
         out.append((name, t_ours, t_ref, 'report', ratio_summary(ratios)))
     return out
 
-if __name__ == '__main__':
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--repeats', type=int, default=5)
-    args = ap.parse_args()
-    print('machine:', machine())
-    print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
-    for name,a,b,target,ratio in rows(args.repeats): print(f'| {name} | {a:.2f} s | {b:.2f} s | {ratio} | {target} |')
+if __name__ == '__main__': run_alone(rows)

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT/'bench')]
 from exp.nb_11 import *
 
-from run import paired_ratios as _paired, ratio_summary as _summary, quiet as _quiet   # bench/run.py's helpers
+from run import paired_ratios as _paired, ratio_summary as _summary, quiet as _quiet, run_alone   # bench/run.py's helpers
 
 def imagenette_data(n_per_class=32, size=64, bs=64):
     "A few hundred Imagenette images (train) and 10 per class (valid) at `size` px, decoded once, in memory"
@@ -98,12 +98,4 @@ def rows(repeats):
     "bench/run.py's rows: (name, ours, reference, target[, median ratio (quartiles)])"
     return bench_epoch(repeats, imagenette_data()) + bench_inference(repeats)
 
-if __name__ == '__main__':
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--repeats', type=int, default=5)
-    args = ap.parse_args()
-    print('| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
-    for name,a,b,target,*ratio in rows(args.repeats):
-        unit = 'img/s' if 'images/s' in name else 's'
-        fmt = (lambda v: f'{v:.0f} {unit}') if unit == 'img/s' else (lambda v: f'{v*1000:.1f} ms' if v < 1 else f'{v:.2f} s')
-        print(f'| {name} | {fmt(a)} | {fmt(b)} | {ratio[0] if ratio else f"{a/b:.2f}"} | {target} |')
+if __name__ == '__main__': run_alone(rows)

@@ -325,6 +325,22 @@ def machine():
     return (f'{cpu} ({platform.machine()}), {os.cpu_count()} cores, PyTorch kernels {torch.backends.cpu.get_cpu_capability()}, '
             f'torch {torch.__version__}, {torch.get_num_threads()} threads, Python {platform.python_version()}')
 
+def print_table(rows):
+    "The rows as bench/README.md's markdown table: seconds (ms under 1 s), or images/s for the throughput rows"
+    print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
+    for name,a,b,target,*ratio in rows:
+        unit = 'img/s' if 'images/s' in name else 's'
+        fmt = (lambda v: f'{v:.0f} {unit}') if unit == 'img/s' else (lambda v: f'{v*1000:.1f} ms' if v < 1 else f'{v:.2f} s')
+        print(f'| {name} | {fmt(a)} | {fmt(b)} | {ratio[0] if ratio else f"{a/b:.2f}"} | {target} |')
+
+def run_alone(rows_fn):
+    "A lesson's benchmark file run by itself: `python bench/bench_X.py [--repeats N]`"
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--repeats', type=int, default=5)
+    repeats = ap.parse_args().repeats
+    print('machine:', machine())
+    print_table(rows_fn(repeats))
+
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--repeats', type=int, default=5)
@@ -345,11 +361,7 @@ if __name__ == '__main__':
         if args.only in (None, k): rows += importlib.import_module(mod).rows(args.repeats)
     print(f'\nOn {machine()}. The ours and reference columns are the times the ratio divides (an epoch, for the epoch rows):'
           '\na fixed cost per batch weighs more where an epoch is faster.')
-    print('\n| benchmark | ours | reference | ratio | target |\n|---|---|---|---|---|')
-    for name,a,b,target,*ratio in rows:
-        unit = 'img/s' if 'images/s' in name else 's'
-        fmt = (lambda v: f'{v:.0f} {unit}') if unit == 'img/s' else (lambda v: f'{v*1000:.1f} ms' if v < 1 else f'{v:.2f} s')
-        print(f'| {name} | {fmt(a)} | {fmt(b)} | {ratio[0] if ratio else f"{a/b:.2f}"} | {target} |')
+    print_table(rows)
     if args.course:
         print('\nnbdev_test wall time per notebook:')
         for l in bench_course(): print(' ', l)
