@@ -224,11 +224,13 @@ def test_fits_twice():
     assert learn.loss_func is F.cross_entropy
 
 def test_learner_half_precision():
-    "A model and loss in fp16 (or bf16): the mixed inputs stay in the model's dtype, and a training step works"
+    """A model and loss in fp16 (or bf16): the mixed inputs stay in the model's dtype, and a training step works.
+    bfloat16 runs with oneDNN off: its bfloat16 conv weight gradient on 1x1 maps is now and then not finite, about 1
+    fit in 10 here (10c shows it); PyTorch's own kernels gave 200 finite fits of 200"""
     for dt in (torch.float16, torch.bfloat16):
         learn = small_learner(cbs=[Seen, partial(BatchTransformXCallback, lambda x: x.to(dt))])
         learn.model.to(dt)
-        learn.fit(1)
+        with torch.backends.mkldnn.flags(enabled=dt != torch.bfloat16): learn.fit(1)
         assert all(xb.dtype == dt for _,xb in learn.seen.xbs)
         assert all(torch.isfinite(p).all() for p in learn.model.parameters())
 
