@@ -5,11 +5,11 @@ with torch.optim, and inference images/s vs torchvision's resnet18. Rows in benc
 """
 import argparse, contextlib, io, statistics, sys, time
 from pathlib import Path
-from unittest import mock
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT/'bench')]
+sys.path[:0] = [str(ROOT), str(ROOT/'bench'), str(ROOT/'tools')]
 from exp.nb_11 import *
 
+from torchvision_ref import torchvision                   # the reference the tests use too
 from run import paired_ratios as _paired, ratio_summary as _summary, quiet as _quiet, run_alone   # bench/run.py's helpers
 
 def imagenette_data(n_per_class=32, size=64, bs=64):
@@ -73,10 +73,8 @@ def bench_epoch(repeats, data):
     return rows
 
 def torchvision_resnet18():
-    "torchvision's resnet18 (reference only; the PyPI wheel registers fake ops that CPU torch lacks: skipped)"
-    with mock.patch('torch.library.register_fake', lambda *a, **k: (lambda f: f)):
-        import torchvision
-    return torchvision.models.resnet18(weights=None, num_classes=10)
+    "torchvision's resnet18, the reference"
+    return torchvision().models.resnet18(weights=None, num_classes=10)
 
 def bench_inference(repeats, sizes=(64, 128), bs=64):
     "Images/s of xresnet18 in eval mode, no grad, vs torchvision's resnet18 (its 7x7 stem costs less: report)"

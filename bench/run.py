@@ -18,9 +18,9 @@ back and report the median of the pairs' ratios, with its quartiles in brackets.
 import argparse, contextlib, importlib, io, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT/'tools')]
+from torchvision_ref import crop_pipeline              # torchvision, the reference the tests use too
 from exp.nb_10 import *
-from unittest import mock
 import exp.nb_05, exp.nb_06
 
 def median_times(fns, repeats):
@@ -262,20 +262,12 @@ def bench_progress(repeats, n_train=10240):
         learn = Learner(nn.Sequential(Lambda(mnist_resize), *cnn_layers(data)), data, F.cross_entropy, lr=0.1,
                         cb_funcs=[partial(AvgStatsCallback, accuracy)] + extra)
         return quiet(lambda: learn.fit(1))
-    with mock.patch.object(exp.nb_05, '_bars', lambda: (master_bar, progress_bar)):      # real bars, even into a pipe
-        f_bar,f_plain = fit([ProgressCallback]),fit([])
-        f_bar(); f_plain()
-        t_bar,t_plain,ratios = paired_ratios(f_bar, f_plain, repeats)
+    f_bar,f_plain = fit([partial(ProgressCallback, bars=(master_bar, progress_bar))]),fit([])   # bars drawn, even into a pipe
+    f_bar(); f_plain()
+    t_bar,t_plain,ratios = paired_ratios(f_bar, f_plain, repeats)
     return [(f'Learner epoch ({n_train//1000}k MNIST images) with ProgressCallback\'s bars vs without', t_bar, t_plain, '<= 1.01', ratio_summary(ratios))]
 
 # ---------------------------------------------------------------- 6: augmentation (10)
-def torchvision_v2():
-    "torchvision.transforms.v2 (see tests/test_augmentation.py: PyPI's wheel needs CUDA torch for its compiled ops, not for these)"
-    with mock.patch('torch.library.register_fake', lambda *a, **k: (lambda f: f)):
-        import torchvision
-    from torchvision.transforms import v2
-    return v2
-
 class _Files(torch.utils.data.Dataset):
     "Image files read with PIL and passed through `tfm`"
     def __init__(self, files, tfm): self.files,self.tfm = files,tfm
@@ -284,10 +276,9 @@ class _Files(torch.utils.data.Dataset):
 
 def bench_augment(repeats, n_per_class=40, size=128):
     "Images/s of decode + random resized crop + flip + to tensor: ours (PIL) vs torchvision.transforms.v2; batch vs per-image augmentation"
-    v2 = torchvision_v2()
     files = take_per_class([o for o in get_files(find_imagenette(), image_extensions, recurse=True) if grandparent_splitter(o, 'val') is False], n_per_class)
     ours = _Files(files, lambda im: compose(im, [RandomResizedCrop(size), PilRandomFlip(), np_to_float]))
-    theirs = _Files(files, v2.Compose([v2.RandomResizedCrop(size), v2.RandomHorizontalFlip(), v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True)]))
+    theirs = _Files(files, crop_pipeline(size))
     def run(ds, workers):
         dl = DataLoader(ds, batch_size=64, num_workers=workers, multiprocessing_context='fork' if workers else None)
         return lambda: [None for _ in dl]

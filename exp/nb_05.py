@@ -136,6 +136,11 @@ def _xy(b):
                     f"or give the DataLoader a collate_fn that drops the rest, e.g. "
                     f"collate_fn=lambda items: torch.utils.data.default_collate([o[:2] for o in items])")
 
+def _fn_name(f):
+    "The name of a function or class, of a partial's function, else of `f`'s class"
+    f = getattr(f, 'func', f)
+    return getattr(f, '__name__', type(f).__name__)
+
 def _check_cbs(cbs, cb_funcs=None):
     "Clear errors for a class in `cbs` (of Learner, Runner or Learner.fit) or an instance in `cb_funcs`"
     for cb in listify(cbs):
@@ -450,8 +455,10 @@ def _bars():
 class ProgressCallback(Callback):
     "A fastprogress bar over epochs, with a bar over each epoch's batches inside it"
     _order = -1
+    def __init__(self, bars=None): self.bars = bars    # (master_bar, progress_bar) to draw even into a log; else `_bars()`
     def begin_fit(self):
-        self.mbar,self.start,self.old_logger = _bars()[0](range(self.epochs)),time.time(),self.run.logger
+        mbar,self.pbar = self.bars or _bars()
+        self.mbar,self.start,self.old_logger = mbar(range(self.epochs)),time.time(),self.run.logger
         self.run.logger = self.mbar.write            # the bar appears at its first update, in begin_epoch
     def begin_epoch(self):    self.set_pb()
     def begin_validate(self): self.set_pb()
@@ -463,7 +470,7 @@ class ProgressCallback(Callback):
         mbar.write(f'{self.n_epochs:.4g}/{self.epochs} epochs in {format_time(time.time()-self.start)}')
         mbar.on_iter_end()
     def set_pb(self):
-        self.pb = _bars()[1](self.dl, parent=self.mbar, leave=False)
+        self.pb = self.pbar(self.dl, parent=self.mbar, leave=False)
         self.pb.update(0)
         self.mbar.update(self.epoch)
 

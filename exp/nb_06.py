@@ -220,12 +220,10 @@ def get_min(h, near=0.5):
 
 # %% ../nbs/06_cuda.ipynb #e696a1ec
 def _mean_std(x):
-    "Mean and std (unbiased) of all of `x`, in two passes, in float32 at least (float64 stays float64)"
-    x = x.detach().reshape(-1)
-    if x.dtype not in (torch.float32, torch.float64): x = x.float()
+    "Mean and (unbiased) std of all of `x`, in float32 at least"
+    x = x.detach() if x.dtype == torch.float64 else x.detach().float()
     mean = x.mean()
-    d = x - mean
-    return mean, (torch.dot(d, d) / (x.numel()-1)).sqrt()
+    return mean, (((x-mean)**2).sum() / (x.numel()-1)).sqrt()   # two passes: never E[x²]-E[x]², which cancels
 
 def _hist(x, bins, hist_range, max_hist=2**15):
     "Histogram of the first items of the batch `x`, enough for about `max_hist` values (all of `x` if smaller)"

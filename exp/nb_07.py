@@ -21,7 +21,6 @@ def _valid_acc(run):
     "The last epoch's validation accuracy from `run`'s `AvgStatsCallback`; NaN if training diverged"
     stats = getattr(getattr(run, 'avg_stats', None), 'valid_stats', None)
     if stats is None: raise ValueError("valid_acc: `run` has no AvgStatsCallback: add `partial(AvgStatsCallback, accuracy)` to its callbacks")
-    if not stats.count: raise ValueError("valid_acc: no validation batch has been run yet (fit(0)?): fit at least one epoch first")
     return float('nan') if _diverged(run) else stats.avg_stats[1]
 
 def _fit_quiet(epochs, learn, run):
@@ -52,12 +51,10 @@ def _check_nchw(x, nf, name):
         raise ValueError(f"{name} expects {nf} channels, got {x.shape[1]} (input shape {tuple(x.shape)})")
 
 def mean_var(x, dims):
-    "Mean and (biased) variance of `x` over `dims`, kept as size-1 dims: two passes, accumulated in float32 at least"
+    "Mean and (biased) variance of `x` over `dims`, kept as size-1 dims, in float32 at least"
     if x.dtype in (torch.float16, torch.bfloat16): x = x.float()
-    mean = x.mean(dims, keepdim=True)                  # pass 1: the mean
-    d = x - mean                                       # pass 2: the deviations from it...
-    dm = d.mean(dims, keepdim=True).detach()           # (0 in exact arithmetic: it corrects the rounding of `mean`)
-    return mean + dm, (d*d).mean(dims, keepdim=True) - dm*dm   # ...and the mean of their squares. Never E[x²]-E[x]²
+    mean = x.mean(dims, keepdim=True)
+    return mean, ((x-mean)**2).mean(dims, keepdim=True)    # two passes: never E[x²]-E[x]², which cancels
 
 # %% ../nbs/07_batchnorm.ipynb #11b780aa
 class BatchNorm(nn.Module):

@@ -14,6 +14,7 @@ import contextlib, io, math, mimetypes, os, platform, time, unicodedata, warning
 from collections import OrderedDict
 import PIL, PIL.Image, PIL.ImageOps
 from fastcore.basics import patch, setify, uniqueify
+from . import nb_05                      # a callable's name for messages (nb_05._fn_name)
 
 # %% ../nbs/08_data_block.ipynb #545fd1f7
 from .download import find_imagenette      # with the download machinery it uses (00a_download); nb_08 gives it
@@ -156,7 +157,7 @@ def _split(items, f):
 
 def _split_report(f, n, train, valid, out):
     "What `f` did with `n` items; for `grandparent_splitter`, the folders of the items it left out"
-    name = getattr(getattr(f, 'func', f), '__name__', repr(f))
+    name = nb_05._fn_name(f)
     msg = f"{name} put {len(train)} of {n} items in training, {len(valid)} in validation, and left out {len(out)}"
     if not out: return msg
     msg += f" (e.g. {out[0]})"

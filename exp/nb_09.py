@@ -9,7 +9,7 @@ __all__ = ['sgd_opt', 'maybe_update', 'get_defaults', 'Optimizer', 'sgd_step', '
 from .nb_08 import *
 import copy, difflib, functools, inspect, numbers
 from fastcore.basics import patch
-from . import nb_05                      # the hyper-parameter range checks (nb_05._check_hyper)
+from . import nb_05                      # the hyper-parameter range checks (nb_05._check_hyper), nb_05._fn_name
 
 # %% ../nbs/09_optimizers.ipynb #1ae64954
 def maybe_update(os, dest, f):
@@ -125,7 +125,7 @@ class StatefulOptimizer(Optimizer):
         self.stats = listify(stats)
         for s in self.stats:
             if isinstance(s, type) or not hasattr(s, 'init_state'):
-                name = getattr(s, '__name__', type(s).__name__)
+                name = nb_05._fn_name(s)
                 raise TypeError(f"stats=[{name}, ...]: a stat must be an instance with init_state and update, "
                                 f"e.g. {name}()" if isinstance(s, type) else
                                 f"stats: {s!r} is not a Stat (no init_state): pass instances, e.g. AverageGrad()")

@@ -5,7 +5,7 @@ __all__ = ['AvgStatsCallback', 'ProgressCallback']
 
 # %% ../nbs/09c_add_progress_bar.ipynb #b9d36485
 from .nb_09b import *
-from . import nb_05                      # the two callbacks this lesson extends
+from . import nb_05                      # the two callbacks this lesson extends, and nb_05._fn_name
 import time
 from fastprogress.fastprogress import master_bar, progress_bar, format_time
 
@@ -14,14 +14,10 @@ def _cells(stats):
     "The table cells of `stats`' averages; '-' for a side that saw no batch (an empty valid_dl)"
     return [f'{v:.6f}' for v in stats.avg_stats] if stats.count else ['-']*(1+len(stats.metrics))
 
-def _metric_name(m):
-    "A metric's name: a function's, a partial's function's, else its class's"
-    return getattr(m, '__name__', None) or getattr(getattr(m, 'func', None), '__name__', type(m).__name__)
-
 class AvgStatsCallback(nb_05.AvgStatsCallback):        # the lesson's name, on purpose: the course's 09c redefines it
     "nb_05's running averages, logged as a header of names, then one table row per epoch with the epoch's time"
     def begin_fit(self):
-        met_names = ['loss'] + [_metric_name(m) for m in self.train_stats.metrics]
+        met_names = ['loss'] + [nb_05._fn_name(m) for m in self.train_stats.metrics]
         self.names = ['epoch'] + [f'train_{n}' for n in met_names] + [f'valid_{n}' for n in met_names] + ['time']
         self.logger(self.names)
     def begin_epoch(self):

@@ -7,6 +7,7 @@ __all__ = ['NoneReduce', 'unsqueeze', 'reduce_loss', 'MixUp', 'LabelSmoothingCro
 from .nb_10 import *
 import inspect, numbers
 from torch.distributions.beta import Beta
+from . import nb_05                      # a callable's name for messages (nb_05._fn_name)
 
 # %% ../nbs/10b_mixup_label_smoothing.ipynb #73c92667
 def _check_takes_reduction(f):
@@ -14,8 +15,7 @@ def _check_takes_reduction(f):
     try: ps = inspect.signature(f).parameters
     except (TypeError, ValueError): return                  # no signature to read: the call will say
     if 'reduction' in ps or any(p.kind == p.VAR_KEYWORD for p in ps.values()): return
-    name = getattr(f, '__name__', type(f).__name__)
-    raise TypeError(f"MixUp: loss_func {name} has no `reduction` argument or attribute, and MixUp needs one loss "
+    raise TypeError(f"MixUp: loss_func {nb_05._fn_name(f)} has no `reduction` argument or attribute, and MixUp needs one loss "
                     f"per item (reduction='none'): give it a `reduction='mean'` argument that it honours, "
                     f"or use e.g. F.cross_entropy")
 

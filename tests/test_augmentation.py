@@ -1,6 +1,5 @@
 "10_augmentation against references: torchvision's RandomResizedCrop draw for draw, PIL's flips and warps, the batch path"
 import math, platform, warnings
-from unittest import mock
 import numpy as np
 import PIL.Image
 import pytest, torch
@@ -11,14 +10,7 @@ import exp.nb_10 as _exp
 # the lesson's names, without its test helpers (pytest would collect `test`, `test_eq`, ... as tests)
 globals().update({k: v for k, v in vars(_exp).items() if not k.startswith(('_', 'test'))})
 
-def torchvision_v2():
-    """torchvision.transforms.v2, a test-only reference. PyPI's torchvision wheel is built against CUDA torch: with the
-    CPU-only torch wheel its compiled operators do not load, and registering their fake kernels fails at import. The
-    transforms used here are pure Python, so we import it with that registration skipped"""
-    with mock.patch('torch.library.register_fake', lambda *a, **k: (lambda f: f)):
-        import torchvision
-    from torchvision.transforms import v2
-    return v2
+from torchvision_ref import v2 as torchvision_v2, crop_pipeline     # tools/: the reference bench/ uses too
 
 def photo(w=120, h=90, mode='RGB', seed=0):
     "A smooth image with detail (gradients and a sine pattern), `w` x `h`"
@@ -43,10 +35,9 @@ def test_random_resized_crop_draws_as_torchvision(wh, kw):
 
 def test_random_resized_crop_image_matches_torchvision_on_upscaling():
     "Same box, bilinear: the pixels agree where neither side antialiases (the box is smaller than the output)"
-    v2 = torchvision_v2()
     im = photo(120, 90)
     torch.manual_seed(0); ours = np_to_float(RandomResizedCrop(128, scale=(0.1, 0.3))(im))
-    torch.manual_seed(0); theirs = v2.Compose([v2.RandomResizedCrop(128, scale=(0.1, 0.3)), v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True)])(im)
+    torch.manual_seed(0); theirs = crop_pipeline(128, flip=False, scale=(0.1, 0.3))(im)
     assert (ours - theirs).abs().mean() < 0.01
 
 def test_random_resized_crop_distribution():

@@ -147,12 +147,7 @@ def test_lambda_distribution():
         t = np.random.default_rng(0).beta(α, α, 200_000)
         assert abs(λ.mean().item() - np.maximum(t, 1-t).mean()) < 3e-3
 
-def torchvision_v2():
-    "torchvision.transforms.v2, test-only (tests/test_augmentation.py says why fake-kernel registration is skipped)"
-    with mock.patch('torch.library.register_fake', lambda *a, **k: (lambda f: f)):
-        import torchvision
-    from torchvision.transforms import v2
-    return v2
+from torchvision_ref import v2 as torchvision_v2                   # tools/: the reference bench/ uses too
 
 @pytest.mark.parametrize('lam', [0.5, 0.7, 1.])
 def test_mixup_vs_torchvision(lam):

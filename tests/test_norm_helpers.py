@@ -18,7 +18,7 @@ def _tiny_run():
 
 def test_valid_acc_after_fit_0_is_a_clear_error():
     learn,run = _tiny_run()
-    with pytest.raises(ValueError, match='no validation batch has been run'): _fit_quiet(0, learn, run)
+    with pytest.raises(ValueError, match='no validation batches were seen'): _fit_quiet(0, learn, run)
     with pytest.raises(ValueError, match='fit at least one epoch'): _valid_acc(run)
 
 def test_valid_acc_without_avg_stats_is_a_clear_error():

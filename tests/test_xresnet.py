@@ -1,7 +1,6 @@
 """11_train_imagenette against references: xresnet18/34/50 have torchvision's ResNet-18/34/50 layer structure and
 parameter counts (body equal, the deep stem's difference counted exactly), forward shapes at 64/128/224 px and c_in=1,
 and cnn_learner's errors for input that does not fit."""
-from unittest import mock
 import pytest, torch
 from torch import nn
 import torch.nn.functional as F
@@ -10,11 +9,8 @@ from exp.nb_11 import (xresnet18, xresnet34, xresnet50, ResBlock, noop, create_p
                         DataBunch, Dataset, get_dls, DeviceCallback, find_modules, is_lin_layer)   # not *: pytest would collect test_near
 import exp.nb_11 as nb_11
 
-def torchvision_models():
-    "torchvision.models, a test-only reference (the PyPI wheel registers fake ops that CPU torch lacks: skipped)"
-    with mock.patch('torch.library.register_fake', lambda *a, **k: (lambda f: f)):
-        import torchvision
-    return torchvision.models
+from torchvision_ref import torchvision                               # tools/: the reference bench/ uses too
+def torchvision_models(): return torchvision().models
 
 ARCHS = {'18': (xresnet18, [2, 2, 2, 2], 1), '34': (xresnet34, [3, 4, 6, 3], 1), '50': (xresnet50, [3, 4, 6, 3], 4)}
 def n_params(m): return sum(p.numel() for p in m.parameters())
