@@ -20,7 +20,7 @@ def _holds_modules(d):
     except OSError: return False
 
 def _foreign_exp_folders(path=None, pkg_path=None, ours=None):
-    "Folders named `exp` with modules, other than `ours`, that `import exp.nb_XX` may read from"
+    "Folders named `exp`, not `ours`, that `import exp.nb_XX` may read from"
     path = sys.path if path is None else path
     if pkg_path is None: pkg_path = list(getattr(sys.modules.get('exp'), '__path__', None) or [])
     ours, found = Path(ours or _OURS).resolve(), []
@@ -32,7 +32,7 @@ def _foreign_exp_folders(path=None, pkg_path=None, ours=None):
 
 # %% ../nbs/package.ipynb #236265fe
 def _warn_foreign_exp():
-    "Warn, naming each one, when another folder named `exp` (e.g. the course's) can shadow or join this package"
+    "Warn of each other `exp` folder that can shadow or join this package"
     for d in _foreign_exp_folders():
         warnings.warn(f"a folder named exp at {d} is on Python's path: `import exp.nb_XX` may load a module from "
                       f"it (e.g. the 2019 course's) instead of this package's, in {_OURS}. Rename that folder "

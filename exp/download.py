@@ -17,8 +17,8 @@ from . import _course_folder   # warns if another folder named exp (e.g. the cou
 
 # %% ../nbs/00a_download.ipynb #3408d022
 def _path(p):
-    "`p` (str, Path or `~/...`) as a Path, as torchvision's datasets and fastai take it"
-    return Path(os.fspath(p)).expanduser()
+    "`p` (str, Path or `~/...`) as a Path"
+    return Path(os.fspath(p)).expanduser()   # as torchvision's datasets and fastai take it
 
 def _repo_root():
     "The clone this code runs from, if it runs from one"
@@ -28,11 +28,12 @@ def _repo_root():
         if (p/'settings.ini').exists() and (p/'exp').is_dir(): return p
 
 def data_dir():
-    "Where datasets live: `$EXP_DATA`, else `data/` in this clone, else `~/.exp/data`"
+    "Where datasets live: `$EXP_DATA`, this clone's `data/` or `~/.exp/data`"
     if os.environ.get('EXP_DATA'):
         d = _path(os.environ['EXP_DATA'])
-        if d.exists() and not d.is_dir(): raise NotADirectoryError(f"EXP_DATA={os.environ['EXP_DATA']!r} is a file, not a folder: "
-                                                                   f"set EXP_DATA to the folder where datasets live (or unset it)")
+        if d.exists() and not d.is_dir():
+            raise NotADirectoryError(f"EXP_DATA={os.environ['EXP_DATA']!r} is a file, not a folder: "
+                                     f"set EXP_DATA to the folder where datasets live (or unset it)")
         return d
     root = _repo_root()
     return root/'data' if root else Path.home()/'.exp'/'data'
@@ -77,7 +78,7 @@ def file_hash(path, algo='sha256', gz=False):
     return h.hexdigest()
 
 def check_file(path, sha256=None, md5=None, gz_sha256=None, name=None):
-    "Raise `ChecksumError` (naming the file, or `name`) unless `path` matches every checksum given"
+    "Raise `ChecksumError` unless `path` matches every checksum given"
     for algo,want,gz in (('sha256',sha256,False), ('md5',md5,False), ('sha256',gz_sha256,True)):
         if want is None: continue
         try: got = file_hash(path, algo, gz)
@@ -99,10 +100,12 @@ def _alive(pid):
     return True
 
 def _remove_stale(target):
-    "Remove the temporary files and folders that killed processes left next to `target` (only ours, only theirs)"
+    "Remove what killed processes left next to `target`"
+    # only `target`'s temporary files and folders, and only those whose process is gone (or a day old)
     name = re.escape(target.name)
     pat = re.compile(rf"\.{name}\.([A-Za-z0-9]+)-(\d+)-[0-9a-f]{{6}}\.({'|'.join(_KINDS)})")
-    legacy = re.compile(rf"\.{name}\.(?:[a-z0-9_]{{8}}\.part|old-\d+)")   # older names, without host and pid: by age only
+    # older names, without host and pid: by age only
+    legacy = re.compile(rf"\.{name}\.(?:[a-z0-9_]{{8}}\.part|old-\d+)")
     try: entries = list(target.parent.iterdir())
     except OSError: return
     for p in entries:
@@ -122,7 +125,8 @@ def _read_only(folder, name, err=None):
                            f"or set EXP_DATA to a writable folder (now: EXP_DATA={os.environ.get('EXP_DATA')!r}).")
 
 def _writable_dir(folder, name):
-    "Make `folder` (if needed) and check it can be written, respecting its mode even for root; else a clear error"
+    "Make `folder` if needed and check it can be written"
+    # its mode decides even for root; a folder we cannot write to gives a clear error
     if not folder.is_dir():   # the first folder that exists decides (root could write into one that says read-only)
         base = next((p for p in folder.parents if p.is_dir()), None)
         if base is not None and not base.stat().st_mode & 0o222: raise _read_only(base, name)
@@ -133,11 +137,12 @@ def _writable_dir(folder, name):
     if not folder.stat().st_mode & 0o222: raise _read_only(folder, name)
 
 def _tmp_path(target, kind):
-    "The hidden name of a temporary `kind` next to `target`: it names this host and process, so a leftover is known"
+    "The hidden name of a temporary `kind` next to `target`"
+    # it names this host and process, so a leftover is known as one
     return target.with_name(f'.{target.name}.{_HOST}-{os.getpid()}-{secrets.token_hex(3)}.{kind}')
 
 def _make_tmp(target, kind, folder=False):
-    "A new temporary file (returns `(fd, path)`) or folder (returns `path`) next to `target`; stale ones go first"
+    "A new temporary file (`fd, path`) or folder (`path`) next to `target`"
     _writable_dir(target.parent, target.name)
     _remove_stale(target)
     p = _tmp_path(target, kind)
@@ -145,7 +150,8 @@ def _make_tmp(target, kind, folder=False):
         if folder: p.mkdir(); return p
         return os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), p
     except OSError as e:
-        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM): raise _read_only(target.parent, target.name, e) from e
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise _read_only(target.parent, target.name, e) from e
         raise
 
 # %% ../nbs/00a_download.ipynb #2cd7a8e6
@@ -155,7 +161,7 @@ _ARCHIVE_EXTS = _TAR_EXTS + ('.zip',)
 _BAD_ARCHIVE = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
 
 def _transfer(resp, f, show_progress):
-    "Copy the body of `resp` into `f`; returns (bytes received, bytes announced or None)"
+    "Copy `resp`'s body into `f`: (bytes received, bytes announced or None)"
     total = resp.headers.get('Content-Length')
     total = int(total) if total else None
     chunks = iter(lambda: resp.read(_CHUNK), b'')
@@ -167,7 +173,7 @@ def _transfer(resp, f, show_progress):
     return got, total
 
 def _incomplete(path, name):
-    "Why the archive or `.gz` at `path` is damaged or cut short (None if it reads through to its end)"
+    "Why the archive or `.gz` at `path` is damaged or cut short, or None"
     name = name.lower()
     try:
         if name.endswith('.zip'):
@@ -188,18 +194,19 @@ def _looks_html(path):
     return head.startswith((b'<!doctype html', b'<html', b'<?xml', b'<head', b'<body'))
 
 def _proxy(url):
-    "' through the proxy ... (from $var)' if urllib sends `url` through a proxy, else ''"
+    "' through the proxy ...' if urllib uses one for `url`, else ''"
     parts = urlsplit(url)
     proxy = urllib.request.getproxies().get(parts.scheme)
     if not proxy or urllib.request.proxy_bypass(parts.hostname or ''): return ''
-    var = next((v for v in (f'{parts.scheme}_proxy', f'{parts.scheme.upper()}_PROXY') if os.environ.get(v) == proxy), None)
+    var = next((v for v in (f'{parts.scheme}_proxy', f'{parts.scheme.upper()}_PROXY')
+                if os.environ.get(v) == proxy), None)
     src = f' (from ${var}: unset it, or list the host in $no_proxy, to connect directly)' if var else ''
     return f' through the proxy {proxy}{src}'
 
 _warned = set()
 _THIS_FILE = sys._getframe(0).f_code.co_filename   # this module's file (this cell's, in the notebook)
 def _warn_unverified(url, total, name):
-    "Say once per URL what a download without a checksum was checked for, and what not"
+    "Warn once per URL what a download without checksum was checked for"
     if url in _warned: return
     _warned.add(url)
     if name.endswith(_ARCHIVE_EXTS + ('.gz',)): checked = 'only that it reads through to its end'
@@ -211,25 +218,29 @@ def _warn_unverified(url, total, name):
                   f"Pass sha256=... to verify it.", UnverifiedDownloadWarning, stacklevel=level)
 
 def download_url(url, dest, sha256=None, md5=None, gz_sha256=None, timeout=15, show_progress=True):
-    "Download `url` to `dest` atomically, checking its length and checksums; returns `dest`"
+    "Download `url` to `dest` atomically, checking length and checksums"
     dest = _path(dest)
     fd,tmp = _make_tmp(dest, 'part')
     try:
         with os.fdopen(fd, 'wb') as f:
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as resp: got,total = _transfer(resp, f, show_progress)
-            except (OSError, http.client.HTTPException, ValueError) as e:   # network, HTTP status, chunked stream cut, bad header
+            # network, HTTP status, chunked stream cut, bad header
+            except (OSError, http.client.HTTPException, ValueError) as e:
                 raise DownloadError(f"could not download {url}{_proxy(url)}: {type(e).__name__}: {e}. "
                                     f"Nothing was kept; try again, or put the file at {dest} yourself.") from e
             if total is not None and got != total:
-                raise DownloadError(f"{url}: transfer interrupted after {got} of {total} bytes. Nothing was kept; try again.")
+                raise DownloadError(f"{url}: transfer interrupted after {got} of {total} bytes. "
+                                    f"Nothing was kept; try again.")
         if sha256 or md5 or gz_sha256:
             try: check_file(tmp, sha256=sha256, md5=md5, gz_sha256=gz_sha256)
-            except ChecksumError as e: raise ChecksumError(f"{url}: {str(e).split(': ',1)[1]}. Nothing was kept.") from None
+            except ChecksumError as e:
+                raise ChecksumError(f"{url}: {str(e).split(': ',1)[1]}. Nothing was kept.") from None
         else:
             if why := _incomplete(tmp, dest.name):
                 html = ' The server sent an HTML page, not the file.' if _looks_html(tmp) else ''
-                raise DownloadError(f"{url}: what arrived is not a complete {dest.name} ({why}).{html} Nothing was kept; check the URL and try again.")
+                raise DownloadError(f"{url}: what arrived is not a complete {dest.name} ({why}).{html} "
+                                    f"Nothing was kept; check the URL and try again.")
             _warn_unverified(url, total, dest.name)
         os.replace(tmp, dest)
     finally: tmp.unlink(missing_ok=True)
@@ -239,7 +250,8 @@ def download_url(url, dest, sha256=None, md5=None, gz_sha256=None, timeout=15, s
 class UnsafeArchiveError(ValueError): "An archive member would land outside the target folder"
 
 def _check_member(name, kind, root, archive):
-    "Refuse absolute paths, `..`, links and device files (`kind`: 'file', 'dir', 'link' or 'special')"
+    "Refuse absolute paths, `..`, links and device files"
+    # `kind`: 'file', 'dir', 'link' or 'special'
     p = (root/name).resolve()
     if os.path.isabs(name) or name.startswith(('/', '\\')) or re.match(r'[A-Za-z]:', name): why = 'an absolute path'
     elif p != root and root not in p.parents:  why = 'a path outside the target folder'
@@ -250,14 +262,16 @@ def _check_member(name, kind, root, archive):
     raise UnsafeArchiveError(f"{Path(archive).name}: refusing to extract {name!r}: {why}")
 
 def _check_layout(members, archive):
-    "Refuse an archive where one name is both a file and a folder (`members`: (name, is_dir) pairs)"
+    "Refuse an archive where one name is both a file and a folder"
+    # `members`: (name, is_dir) pairs
     kinds = {}
     for name,is_dir in members:
         parts = [o for o in re.split(r'[/\\]', name) if o not in ('', '.')]
         for i in range(1, len(parts)+1):
             key, want = '/'.join(parts[:i]), 'dir' if i < len(parts) or is_dir else 'file'
             if kinds.setdefault(key, want) != want:
-                raise CorruptFileError(f"{Path(archive).name}: cannot extract {name!r}: {key!r} is both a file and a folder in this archive")
+                raise CorruptFileError(f"{Path(archive).name}: cannot extract {name!r}: "
+                                       f"{key!r} is both a file and a folder in this archive")
 
 def _tar_kind(m): return 'link' if m.issym() or m.islnk() else 'file' if m.isfile() or m.isdir() else 'special'
 def _zip_kind(i):
@@ -267,7 +281,8 @@ def _zip_kind(i):
 _ENV_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE)
 
 def safe_extract(archive, dest):
-    "Extract tar or zip `archive` into `dest` after checking that no member escapes it or clashes with another"
+    "Extract tar or zip `archive` into `dest`, checking every member first"
+    # no member may escape `dest` or clash with another
     archive,dest = _path(archive),_path(dest); dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
     try:
@@ -288,7 +303,8 @@ def safe_extract(archive, dest):
         if not e.filename: raise
         try: member = Path(os.path.abspath(e.filename)).relative_to(root).as_posix()
         except ValueError: member = e.filename
-        if e.errno in _ENV_ERRNOS: raise OSError(e.errno, f"cannot extract {archive.name}: {e.strerror} (writing {member})") from e
+        if e.errno in _ENV_ERRNOS:
+            raise OSError(e.errno, f"cannot extract {archive.name}: {e.strerror} (writing {member})") from e
         raise CorruptFileError(f"{archive.name}: cannot extract member {member!r} ({e.strerror})") from e
     return dest
 
@@ -300,42 +316,46 @@ def _archive_stem(name):
     return name
 
 def _archive_url(url_or_name):
-    "The URL to download and the archive's file name. A bare name is one of fast.ai's S3 archives; a URL with no archive extension gets `.tgz` (as fastai v1's `untar_data` did); the query string is not part of the name"
+    "The URL to download and the archive's file name"
     url = str(url_or_name)
-    if '://' not in url and (isinstance(url_or_name, os.PathLike) or re.search(r'[/\\]', url) or url.startswith(('~', '.'))):
-        raise ValueError(f"untar_data({url!r}): this is a local path, and untar_data takes a URL or the name of one of fast.ai's "
-                         f"archives. To extract a local archive: safe_extract({url!r}, dest)")
+    if '://' not in url and (isinstance(url_or_name, os.PathLike) or re.search(r'[/\\]', url)
+                             or url.startswith(('~', '.'))):
+        raise ValueError(f"untar_data({url!r}): this is a local path, and untar_data takes a URL or the name of one "
+                         f"of fast.ai's archives. To extract a local archive: safe_extract({url!r}, dest)")
     bare = '://' not in url
-    if bare: url = URLs.S3 + url
+    if bare: url = URLs.S3 + url   # a bare name is one of fast.ai's S3 archives
     parts = urlsplit(url)
-    name = unquote(parts.path.rsplit('/', 1)[-1])
-    if _archive_stem(name) == name:
+    name = unquote(parts.path.rsplit('/', 1)[-1])   # the query string is not part of the name
+    if _archive_stem(name) == name:   # no archive extension: it gets `.tgz`, as fastai v1's `untar_data` did
         name += '.tgz'; url = urlunsplit(parts._replace(path=parts.path+'.tgz'))
-        if not bare: warnings.warn(f"{url_or_name} has no archive extension (.tgz, .zip, ...): downloading {url}, as fastai v1 did. "
-                                   f"Pass the URL with its extension to download something else", stacklevel=3)
+        if not bare: warnings.warn(f"{url_or_name} has no archive extension (.tgz, .zip, ...): downloading {url}, "
+                                   f"as fastai v1 did. Pass the URL with its extension to download something else",
+                                   stacklevel=3)
     if not _archive_stem(name) or _archive_stem(name) in ('.', '..') or '/' in name or '\\' in name:
-        raise ValueError(f"{url}: cannot tell which archive this URL names: pass a URL that ends in a file name such as ds.tgz")
+        raise ValueError(f"{url}: cannot tell which archive this URL names: "
+                         f"pass a URL that ends in a file name such as ds.tgz")
     return url, name
 
 def _replace_dir(src, folder):
-    "Move folder `src` to `folder`; an old `folder` is deleted only once the new one is in place"
+    "Move folder `src` to `folder`, replacing any old one"
     old = _tmp_path(folder, 'old') if folder.exists() else None
     if old: os.replace(folder, old)
     try: os.replace(src, folder)
     except BaseException:
         if old: os.replace(old, folder)
         raise
-    if old: shutil.rmtree(old, ignore_errors=True)
+    if old: shutil.rmtree(old, ignore_errors=True)   # deleted only once the new one is in place
 
 def untar_data(url_or_name, dest=None, sha256=None, md5=None, force=False, timeout=15):
-    "Download (if needed) and safely extract a tar or zip dataset archive; returns its folder, reused when present"
+    "Download (if needed) and safely extract a dataset archive: its folder"
+    # a tar or zip archive; a folder already there is reused
     url,name = _archive_url(url_or_name)
     dest = _path(dest) if dest else data_dir()
     folder,archive = dest/_archive_stem(name), dest/name
     for p in (folder, archive):
         if p.is_symlink() and not p.exists():
-            raise FileNotFoundError(f"{p} is a symlink to {os.readlink(p)}, which does not exist: remove the link, or make its target "
-                                    f"(e.g. mount the disk it points to), and run again")
+            raise FileNotFoundError(f"{p} is a symlink to {os.readlink(p)}, which does not exist: remove the link, "
+                                    f"or make its target (e.g. mount the disk it points to), and run again")
     downloaded = force or not archive.exists()
     if not downloaded or (folder.is_dir() and not force):
         _remove_stale(archive)        # a killed download's .part, also when the dataset is there
@@ -349,8 +369,9 @@ def untar_data(url_or_name, dest=None, sha256=None, md5=None, force=False, timeo
         try: safe_extract(archive, tmp)
         except (UnsafeArchiveError, CorruptFileError, *_BAD_ARCHIVE) as e:
             if not downloaded:
-                raise CorruptFileError(f"{archive} cannot be extracted ({type(e).__name__}: {e}). It was not downloaded by this call, so it "
-                                       f"is kept: delete it, or call untar_data({url_or_name!r}, force=True) to download it again.") from e
+                raise CorruptFileError(f"{archive} cannot be extracted ({type(e).__name__}: {e}). "
+                                       f"It was not downloaded by this call, so it is kept: delete it, "
+                                       f"or call untar_data({url_or_name!r}, force=True) to download it again.") from e
             archive.unlink(missing_ok=True)   # ours, just downloaded, and useless
             msg = f"{url} gave an archive that cannot be extracted ({type(e).__name__}: {e}); the download was deleted."
             if isinstance(e, UnsafeArchiveError): raise UnsafeArchiveError(msg) from e
@@ -360,32 +381,35 @@ def untar_data(url_or_name, dest=None, sha256=None, md5=None, force=False, timeo
                                    f"fix the folder's permissions, and run again.") from e
         if folder.is_dir() and not force: return folder   # another process finished first: keep its folder
         top = list(tmp.iterdir())
-        src = top[0] if len(top) == 1 and top[0].is_dir() and top[0].name == folder.name else tmp  # the usual single top folder
+        # the usual single top folder
+        src = top[0] if len(top) == 1 and top[0].is_dir() and top[0].name == folder.name else tmp
         _replace_dir(src, folder)
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 # %% ../nbs/00a_download.ipynb #f737dcc0
 def find_imagenette(url=URLs.IMAGENETTE_160):
-    "Imagenette's folder: a copy in `data_dir()` if there is one (`url`'s own first), else downloaded from `url`"
+    "Imagenette's folder: a copy in `data_dir()`, else downloaded from `url`"
     d,own = data_dir(),_archive_stem(_archive_url(url)[1])          # the folder untar_data(url) would make
     local = sorted((p for p in d.glob('imagenette2*') if (p/'train').is_dir() and (p/'val').is_dir()),
-                   key=lambda p: (p.name != own, p.name))
+                   key=lambda p: (p.name != own, p.name))   # `url`'s own first
     if local: return local[0]
     try: return untar_data(url)
     except (OSError, ChecksumError) as e:
         raise FileNotFoundError(f"Imagenette could not be downloaded ({e}) and there is no local copy (a folder "
-                                f"imagenette2*/ with train/ and val/) in {d}. Set EXP_DATA to a folder that has one.") from e
+                                f"imagenette2*/ with train/ and val/) in {d}. "
+                                f"Set EXP_DATA to a folder that has one.") from e
 
 # %% ../nbs/00a_download.ipynb #3454dfe9
 _FIX = "Delete it and run again to download a fresh copy (or put a good copy there)."
 
 def _read_bytes(path):
-    "The bytes of `path`, decompressed if it is a `.gz`; a damaged file gives an error naming it"
+    "The bytes of `path`, decompressed if it is a `.gz`"
     try:
         with (gzip.open if str(path).endswith('.gz') else open)(path, 'rb') as f: return f.read()
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise CorruptFileError(f"{path} cannot be decompressed ({type(e).__name__}: {e}): it is truncated or not a gzip file. {_FIX}") from e
+        raise CorruptFileError(f"{path} cannot be decompressed ({type(e).__name__}: {e}): "
+                               f"it is truncated or not a gzip file. {_FIX}") from e
 
 def _idx_header(data, path):
     "Shape and data offset of the idx file whose bytes are `data`"
@@ -395,11 +419,12 @@ def _idx_header(data, path):
     if len(data) < off: raise CorruptFileError(f"{path} is truncated inside its header. {_FIX}")
     shape = struct.unpack(f'>{data[3]}I', data[4:off])
     if len(data)-off != math.prod(shape):
-        raise CorruptFileError(f"{path} holds {len(data)-off} values but its header announces shape {shape}: it is truncated or padded. {_FIX}")
+        raise CorruptFileError(f"{path} holds {len(data)-off} values but its header announces shape {shape}: "
+                               f"it is truncated or padded. {_FIX}")
     return shape, off
 
 def read_idx(path):
-    "Read an idx file (gzipped or not) into a uint8 tensor of the shape its header gives"
+    "An idx file (gzipped or not) as a uint8 tensor of its header's shape"
     path = _path(path)
     data = _read_bytes(path)
     shape,off = _idx_header(data, path)
@@ -407,12 +432,14 @@ def read_idx(path):
 
 # %% ../nbs/00a_download.ipynb #7e74bae7
 def check_mnist_file(path):
-    "Check one of the four MNIST idx files in full: format, shape, label range and content sha256"
+    "Check an MNIST idx file in full: format, shape, labels and sha256"
     path = _path(path); name = path.name
     data = _read_bytes(path)
     shape,off = _idx_header(data, path)
-    if shape != URLs.MNIST_SHAPES[name]: raise CorruptFileError(f"{path} has shape {shape}, MNIST's {name} has {URLs.MNIST_SHAPES[name]}. {_FIX}")
-    if 'labels' in name and max(data[off:]) > 9: raise CorruptFileError(f"{path} holds labels above 9 (max {max(data[off:])}). {_FIX}")
+    if shape != URLs.MNIST_SHAPES[name]:
+        raise CorruptFileError(f"{path} has shape {shape}, MNIST's {name} has {URLs.MNIST_SHAPES[name]}. {_FIX}")
+    if 'labels' in name and max(data[off:]) > 9:
+        raise CorruptFileError(f"{path} holds labels above 9 (max {max(data[off:])}). {_FIX}")
     got = hashlib.sha256(data).hexdigest()
     if got != URLs.MNIST_FILES[name]:
         raise ChecksumError(f"{path}: its decompressed content should have sha256 {URLs.MNIST_FILES[name]}, got {got} "
@@ -424,28 +451,28 @@ _verified = {}   # this process's memory of checked files, for folders where no 
 def _stamp(p): st = p.stat(); return [st.st_size, st.st_mtime_ns]
 
 def _save_stamps(folder, stamps):
-    "Write the stamp file atomically; a read-only folder keeps no stamp (each new process checks again)"
+    "Write the stamp file atomically"
     tmp = None
     try:
         fd,tmp = _make_tmp(folder/_STAMP, 'tmp')
         with os.fdopen(fd, 'w') as f: json.dump(stamps, f)
         os.replace(tmp, folder/_STAMP)
-    except OSError:
+    except OSError:   # a read-only folder keeps no stamp: each new process checks again
         if tmp: tmp.unlink(missing_ok=True)
 
 def _load_stamps(folder):
-    "The stamp file's entries; a missing, damaged or foreign one counts as empty"
+    "The stamp file's entries: none if it is missing, damaged or foreign"
     try: stamps = json.loads((folder/_STAMP).read_text())
     except (OSError, ValueError): return {}
     return stamps if isinstance(stamps, dict) else {}
 
 def verify_mnist(folder, names=None):
-    "Check the MNIST files in `folder` once; a stamp (size, mtime, expected hash) remembers the files that passed"
+    "Check the MNIST files in `folder` once, remembering those that passed"
     folder = _path(folder)
     stamps,new = _load_stamps(folder), {}
     for name in names or URLs.MNIST_FILES:
         p = folder/name
-        key = _stamp(p) + [URLs.MNIST_FILES[name]]
+        key = _stamp(p) + [URLs.MNIST_FILES[name]]   # the stamp: size, mtime, expected hash
         if stamps.get(name) == key or _verified.get(str(p.resolve())) == key: continue
         check_mnist_file(p)
         _verified[str(p.resolve())] = new[name] = key
@@ -453,17 +480,18 @@ def verify_mnist(folder, names=None):
 
 # %% ../nbs/00a_download.ipynb #ce791d70
 def _in_folder(base, name):
-    "The URL of file `name` in the folder URL `base` (a missing final `/` added, a query string kept)"
+    "The URL of file `name` in the folder URL `base`"
     parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=parts.path.rstrip('/') + '/' + name))
+    return urlunsplit(parts._replace(path=parts.path.rstrip('/') + '/' + name))   # a query string is kept
 
 def _missing_mnist_msg(folder, names, err):
     return (f"MNIST is not in {folder} and could not be downloaded ({err}).\n"
             f"Put these files there: {', '.join(names)}\n"
-            f"or set EXP_DATA to a folder whose mnist/ subfolder has them (now: EXP_DATA={os.environ.get('EXP_DATA')!r}).")
+            f"or set EXP_DATA to a folder whose mnist/ subfolder has them "
+            f"(now: EXP_DATA={os.environ.get('EXP_DATA')!r}).")
 
 def mnist_files(folder=None, mirrors=None, timeout=15):
-    "Paths of the 4 MNIST idx files in `folder` (default `data_dir()/'mnist'`), downloading missing ones, all verified"
+    "Paths of the 4 MNIST files in `folder`, downloaded if missing, verified"
     folder = _path(folder) if folder else data_dir()/'mnist'
     mirrors = listify(mirrors or URLs.MNIST_MIRRORS)
     paths = {n: folder/n for n in URLs.MNIST_FILES}
@@ -471,10 +499,13 @@ def mnist_files(folder=None, mirrors=None, timeout=15):
     for name in missing:
         errs = []
         for m in mirrors:
-            try: download_url(_in_folder(m, name), paths[name], gz_sha256=URLs.MNIST_FILES[name], timeout=timeout); break
+            try:
+                download_url(_in_folder(m, name), paths[name], gz_sha256=URLs.MNIST_FILES[name], timeout=timeout)
+                break
             except PermissionError as e:
-                raise PermissionError(f"{folder} is read-only, and MNIST there lacks {', '.join(missing)}. Add the missing "
-                                      f"files there, or set EXP_DATA to a writable folder (now: EXP_DATA={os.environ.get('EXP_DATA')!r}).") from e
+                raise PermissionError(f"{folder} is read-only, and MNIST there lacks {', '.join(missing)}. "
+                                      f"Add the missing files there, or set EXP_DATA to a writable folder "
+                                      f"(now: EXP_DATA={os.environ.get('EXP_DATA')!r}).") from e
             except (DownloadError, ChecksumError) as e: errs.append(str(e))
         else: raise FileNotFoundError(_missing_mnist_msg(folder, list(URLs.MNIST_FILES), '; '.join(errs)))
     verify_mnist(folder)
@@ -482,18 +513,21 @@ def mnist_files(folder=None, mirrors=None, timeout=15):
 
 # %% ../nbs/00a_download.ipynb #c04fb9b1
 class _ArrayUnpickler(pickle.Unpickler):
-    "Unpickle NumPy arrays and plain containers only; refuse any other class"
+    "An unpickler of NumPy arrays and plain containers only"
     _allowed = {('numpy.core.multiarray','_reconstruct'), ('numpy._core.multiarray','_reconstruct'),
                 ('numpy.core.multiarray','scalar'), ('numpy._core.multiarray','scalar'),
-                ('numpy','ndarray'), ('numpy','dtype'), ('_codecs','encode')}  # protocol 2 stores bytes via _codecs.encode
+                # protocol 2 stores bytes via _codecs.encode
+                ('numpy','ndarray'), ('numpy','dtype'), ('_codecs','encode')}
     def find_class(self, module, name):
         if (module,name) not in self._allowed:
             raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: only NumPy arrays are allowed")
-        if module.startswith('numpy.core') and hasattr(np, '_core'): module = module.replace('numpy.core', 'numpy._core')
+        if module.startswith('numpy.core') and hasattr(np, '_core'):
+            module = module.replace('numpy.core', 'numpy._core')
         return super().find_class(module, name)
 
 def load_mnist_pkl(path):
-    "The course's `mnist.pkl.gz`: ((x_train,y_train),(x_valid,y_valid),test) as tensors, safely and checked"
+    "The course's `mnist.pkl.gz` as 4 tensors, safely unpickled and checked"
+    # the file holds ((x_train,y_train),(x_valid,y_valid),test)
     path = _path(path)
     try:
         with gzip.open(path, 'rb') as f: (xt,yt),(xv,yv),_ = _ArrayUnpickler(f, encoding='latin1').load()
@@ -502,14 +536,16 @@ def load_mnist_pkl(path):
     res = tuple(torch.as_tensor(np.asarray(o)) for o in (xt,yt,xv,yv))
     for x,y,split in ((res[0],res[1],'training'), (res[2],res[3],'validation')):
         ok = (x.ndim == 2 and x.shape[1] == 784 and x.is_floating_point() and len(x) == len(y) and y.ndim == 1
-              and not y.is_floating_point() and (len(y) == 0 or (y.min() >= 0 and y.max() <= 9 and x.min() >= 0 and x.max() <= 1)))
+              and not y.is_floating_point()
+              and (len(y) == 0 or (y.min() >= 0 and y.max() <= 9 and x.min() >= 0 and x.max() <= 1)))
         if not ok: raise CorruptFileError(f"{path}: its {split} set is not MNIST as the course stored it "
-                                          f"(images {tuple(x.shape)} {x.dtype} in [0,1], labels {tuple(y.shape)} {y.dtype} in 0-9). {_FIX}")
+                                          f"(images {tuple(x.shape)} {x.dtype} in [0,1], "
+                                          f"labels {tuple(y.shape)} {y.dtype} in 0-9). {_FIX}")
     return res
 
 # %% ../nbs/00a_download.ipynb #5d2da9a9
 def get_data(path=None, mirrors=None, timeout=15):
-    "MNIST as the course uses it: `x_train,y_train,x_valid,y_valid` (50000/10000 images, float32 in [0,1))"
+    "MNIST as the course uses it: `x_train,y_train,x_valid,y_valid`"
     path = _path(path) if path else data_dir()
     if (path/'mnist.pkl.gz').exists():
         xt,yt,xv,yv = load_mnist_pkl(path/'mnist.pkl.gz')
@@ -517,4 +553,4 @@ def get_data(path=None, mirrors=None, timeout=15):
     f = mnist_files(path/'mnist', mirrors=mirrors, timeout=timeout)
     x = read_idx(f['train-images-idx3-ubyte.gz']).view(60000, 784).float().div_(256)
     y = read_idx(f['train-labels-idx1-ubyte.gz']).long()
-    return x[:50000],y[:50000],x[50000:],y[50000:]
+    return x[:50000],y[:50000],x[50000:],y[50000:]   # 50000/10000 images, float32 in [0,1)

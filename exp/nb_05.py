@@ -24,20 +24,21 @@ def normalize(x, m, s): return (x-m)/s
 def accuracy(out, yb): return (out.argmax(dim=1)==yb).float().mean()
 
 class Dataset():
-    "Pairs of `x[i], y[i]`; also indexable by a list or tensor of indices (a whole batch at once)"
+    "Pairs `x[i], y[i]`; `i` may be a list or tensor (a batch at once)"
     def __init__(self, x, y): self.x,self.y = x,y
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i],self.y[i]
 
 # %% ../nbs/05_foundations.ipynb #b1e6de69
 def batch_dl(ds, bs, shuffle=False, drop_last=False, **kwargs):
-    "A DataLoader over `ds`; batch-indexed (no per-item collate) when `ds` is our `Dataset`"
+    "A DataLoader over `ds`, batch-indexed when `ds` is our `Dataset`"
     if not isinstance(ds, Dataset): return DataLoader(ds, batch_size=bs, shuffle=shuffle, drop_last=drop_last, **kwargs)
+    # our `Dataset` takes a whole batch of indices at once: no per-item collate
     sampler = BatchSampler((RandomSampler if shuffle else SequentialSampler)(ds), bs, drop_last)
     return DataLoader(ds, sampler=sampler, batch_size=None, **kwargs)
 
 def get_dls(train_ds, valid_ds, bs, **kwargs):
-    "Training DataLoader (shuffled) and validation DataLoader (in order, batches twice as big)"
+    "Training (shuffled) and validation (in order) DataLoaders"
     return batch_dl(train_ds, bs, shuffle=True, **kwargs), batch_dl(valid_ds, bs*2, **kwargs)
 
 class DataBunch():
@@ -57,36 +58,41 @@ def get_model(data, lr=0.5, nh=50):
 
 class Learner():
     "Everything that is trained: model, optimizer, loss function and data"
-    def __init__(self, model, opt, loss_func, data): self.model,self.opt,self.loss_func,self.data = model,opt,loss_func,data
+    def __init__(self, model, opt, loss_func, data):
+        self.model,self.opt,self.loss_func,self.data = model,opt,loss_func,data
 
 def get_model_func(lr=0.5): return partial(get_model, lr=lr)
 
 def create_learner(model_func, loss_func, data):
-    "A `Learner` from `model_func(data)` (which returns a model and its optimizer)"
+    "A `Learner` from `model_func(data)`, which gives model and optimizer"
     return Learner(*model_func(data), loss_func, data)
 
 def pg_dicts(pgs):
-    "Parameter groups for an optimizer: one dict per list of parameters in `pgs`"
+    "Optimizer parameter groups: one dict per parameter list in `pgs`"
     return [{'params': o} for o in pgs]
 
 # %% ../nbs/05_foundations.ipynb #5b7c87b7
 class Callback():
-    "Base class: a method named after an event runs at that event; returning True skips what follows"
+    "Base class: a method named after an event runs at that event"
+    # a method that returns True skips what follows
     _order = 0
     def set_runner(self, run): self.run = run
     def __getattr__(self, k):
-        "What the callback does not have, it reads from its runner (`self.model`, `self.loss`, ...)"
-        if k == 'run' or k.startswith('__'): raise AttributeError(f"{type(self).__name__} has no attribute {k!r} (is it attached to a Runner?)")
+        "What the callback lacks comes from its runner (`self.model`, ...)"
+        if k == 'run' or k.startswith('__'):
+            raise AttributeError(f"{type(self).__name__} has no attribute {k!r} (is it attached to a Runner?)")
         try: return getattr(self.run, k)
-        except AttributeError: raise AttributeError(f"{type(self).__name__} has no attribute {k!r}, and neither has its Runner") from None
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__} has no attribute {k!r}, and neither has its Runner") from None
     @property
     def name(self): return camel2snake(re.sub(r'Callback$', '', type(self).__name__) or 'callback')
     def __call__(self, cb_name):
         f = getattr(self, cb_name) if hasattr(type(self), cb_name) or cb_name in self.__dict__ else None
         res = f() if f else None
         if res is None or isinstance(res, (bool, np.bool_)): return bool(res)
-        raise TypeError(f"{type(self).__name__}.{cb_name} returned a {type(res).__name__}: a callback returns True (skip what "
-                        f"follows), False or nothing. To change the loop's state, assign it (e.g. self.run.xb = ...)")
+        raise TypeError(f"{type(self).__name__}.{cb_name} returned a {type(res).__name__}: a callback returns True "
+                        f"(skip what follows), False or nothing. "
+                        f"To change the loop's state, assign it (e.g. self.run.xb = ...)")
 
 class CancelTrainException(Exception):  "Raise in a callback to stop training"
 class CancelEpochException(Exception):  "Raise in a callback to skip the rest of this epoch's batches"
@@ -94,7 +100,7 @@ class CancelBatchException(Exception):  "Raise in a callback to skip the rest of
 
 # %% ../nbs/05_foundations.ipynb #a6511592
 class TrainEvalCallback(Callback):
-    "Switch between training and evaluation; count iterations and (fractional) epochs"
+    "Switch training/evaluation; count iterations and (fractional) epochs"
     _order = -10
     def begin_fit(self): self.run.n_epochs,self.run.n_iter = 0.,0
     def after_batch(self):
@@ -111,19 +117,22 @@ class TrainEvalCallback(Callback):
 def _check_data(data):
     "A clear error for data a fit cannot use"
     for name in ('train_dl', 'valid_dl'):
-        if getattr(data, name, None) is None: raise ValueError(f"data.{name} is None: training needs a training and a validation DataLoader")
+        if getattr(data, name, None) is None:
+            raise ValueError(f"data.{name} is None: training needs a training and a validation DataLoader")
         try: len(getattr(data, name))
         except TypeError as e:
-            raise TypeError(f"data.{name} has no length ({e}): the loop counts each epoch's batches (for fractional epochs and "
-                            f"schedules), so use a Dataset with __len__ and __getitem__, not an IterableDataset") from None
-    if len(data.train_dl) == 0: raise ValueError("data.train_dl gives no batches, so nothing would train: is the training set empty, "
-                                "or smaller than one batch with drop_last=True?")
+            raise TypeError(f"data.{name} has no length ({e}): the loop counts each epoch's batches "
+                            f"(for fractional epochs and schedules), so use a Dataset with __len__ and __getitem__, "
+                            f"not an IterableDataset") from None
+    if len(data.train_dl) == 0:
+        raise ValueError("data.train_dl gives no batches, so nothing would train: is the training set empty, "
+                         "or smaller than one batch with drop_last=True?")
 
 def _check_epochs(epochs):
     "A clear error unless `epochs` is an int >= 0"
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
-        raise TypeError(f"fit({epochs!r}): the number of epochs must be an int >= 0 (a fraction of an epoch: stop early with "
-                        f"a callback that raises CancelTrainException)")
+        raise TypeError(f"fit({epochs!r}): the number of epochs must be an int >= 0 (a fraction of an epoch: "
+                        f"stop early with a callback that raises CancelTrainException)")
     if epochs < 0:
         raise ValueError(f"fit({epochs!r}): the number of epochs must be >= 0: pass how many epochs to train, "
                          f"e.g. fit(1) (fit(0) trains none)")
@@ -137,12 +146,13 @@ def _xy(b):
                     f"collate_fn=lambda items: torch.utils.data.default_collate([o[:2] for o in items])")
 
 def _fn_name(f):
-    "The name of a function or class, of a partial's function, else of `f`'s class"
+    "The name of `f` (a function, class or partial), else of its class"
     f = getattr(f, 'func', f)
     return getattr(f, '__name__', type(f).__name__)
 
 def _check_cbs(cbs, cb_funcs=None):
-    "Clear errors for a class in `cbs` (of Learner, Runner or Learner.fit) or an instance in `cb_funcs`"
+    "Clear errors for a class in `cbs` or an instance in `cb_funcs`"
+    # the `cbs` and `cb_funcs` of Learner, Runner or Learner.fit
     for cb in listify(cbs):
         if not isinstance(cb, Callback):
             name = getattr(cb, '__name__', repr(cb))
@@ -151,8 +161,9 @@ def _check_cbs(cbs, cb_funcs=None):
                             f"a class or a function that makes one goes in the Learner's or Runner's cb_funcs")
     for f in listify(cb_funcs):
         if isinstance(f, Callback):
-            raise TypeError(f"cb_funcs=[{type(f).__name__}(), ...]: cb_funcs takes classes or functions that make a callback "
-                            f"(e.g. {type(f).__name__} or partial({type(f).__name__}, ...)); pass instances in cbs")
+            raise TypeError(f"cb_funcs=[{type(f).__name__}(), ...]: cb_funcs takes classes or functions that make "
+                            f"a callback (e.g. {type(f).__name__} or partial({type(f).__name__}, ...)); "
+                            f"pass instances in cbs")
         if not callable(f):
             raise TypeError(f"cb_funcs=[{f!r}, ...]: {f!r} ({type(f).__name__}) is not callable: cb_funcs takes "
                             f"classes or functions that make a callback (e.g. Recorder or "
@@ -163,20 +174,22 @@ def _outside_batch(e):
                         "an epoch's batches, or CancelTrainException to stop training")
 
 def _after_fit(cbs, model, was_training, err=None):
-    "Every callback's `after_fit`, even if one fails; `model` back in its mode; raise the first failure unless `err` is on its way"
+    "Run every callback's `after_fit`, even if one fails"
     failed = []
     for cb in cbs:
         try: cb('after_fit')
         except (CancelTrainException, CancelEpochException, CancelBatchException) as e:
-            failed.append((cb, RuntimeError(f"{type(cb).__name__}.after_fit raised {type(e).__name__}: training is over at "
-                                            f"after_fit, so there is nothing to cancel; return instead")))
+            failed.append((cb, RuntimeError(
+                f"{type(cb).__name__}.after_fit raised {type(e).__name__}: training is over at "
+                f"after_fit, so there is nothing to cancel; return instead")))
         except Exception as e: failed.append((cb, e))
-    model.train(was_training)
+    model.train(was_training)   # `model` back in its mode
     if not failed: return
     main = err if err is not None else failed[0][1]
     for cb,e in failed:
-        if e is not main and hasattr(main, 'add_note'): main.add_note(f"{type(cb).__name__}.after_fit also failed: {type(e).__name__}: {e}")
-    if err is None: raise main
+        if e is not main and hasattr(main, 'add_note'):
+            main.add_note(f"{type(cb).__name__}.after_fit also failed: {type(e).__name__}: {e}")
+    if err is None: raise main   # the first failure, unless `err` is on its way
 
 class Runner():
     "Train a `Learner`, calling each callback at each event in `_order`"
@@ -199,7 +212,8 @@ class Runner():
     def data(self):      return self.learn.data
 
     def one_batch(self, xb, yb):
-        "One batch; a callback that returns True at an event skips the rest of the batch (`after_batch` still runs)"
+        "Run one batch, with an event at each step"
+        # a callback that returns True at an event skips the rest of the batch (`after_batch` still runs)
         try:
             self.xb,self.yb = xb,yb
             if self('begin_batch'): return
@@ -222,7 +236,7 @@ class Runner():
         except CancelEpochException: self('after_cancel_epoch')
 
     def phase(self, event, dl):
-        "Send `event`, then run the batches of `dl` unless a callback returned True; a CancelEpochException ends the phase"
+        "Send `event`, then run `dl`'s batches unless a callback returned True"
         self.dl = dl
         try:
             if not self(event): self.all_batches(dl)
@@ -250,7 +264,8 @@ class Runner():
         finally: self.end_fit(was_training, err)
 
     def end_fit(self, was_training, err=None):
-        "Run every callback's `after_fit` even if one fails; put the model back in its mode; never hide `err`"
+        "Run every callback's `after_fit` and restore the model's mode"
+        # even if one fails; never hides `err`
         if err is not None: self.zero_grad()           # a failed batch's gradients are not for the next fit
         _after_fit(self.cbs, self.model, was_training, err)
 
@@ -277,8 +292,8 @@ class AvgStats():
     def avg_stats(self):
         if not self.count:
             dl = 'train_dl' if self.in_train else 'valid_dl'
-            raise ValueError(f"no {'training' if self.in_train else 'validation'} batches were seen, so there is no average: "
-                             f"fit at least one epoch, with a data.{dl} that gives batches")
+            raise ValueError(f"no {'training' if self.in_train else 'validation'} batches were seen, "
+                             f"so there is no average: fit at least one epoch, with a data.{dl} that gives batches")
         return [o/self.count for o in self.all_stats]
     def __repr__(self):
         if not self.count: return ""
@@ -290,7 +305,7 @@ class AvgStats():
         for i,m in enumerate(self.metrics): self.tot_mets[i] = self.tot_mets[i] + m(run.pred.detach(), run.yb)*bn
 
 class AvgStatsCallback(Callback):
-    "Print the average training and validation loss and `metrics` after each epoch"
+    "Print average training and validation loss and `metrics` each epoch"
     def __init__(self, metrics):
         self.train_stats,self.valid_stats = AvgStats(metrics, True),AvgStats(metrics, False)
     def begin_epoch(self):
@@ -304,19 +319,21 @@ class AvgStatsCallback(Callback):
 
 # %% ../nbs/05_foundations.ipynb #837245a4
 def _hypers(opt):
-    "The hyper-parameter dicts of `opt`, one per group: `opt.hypers` (nb_09's `Optimizer`) or torch.optim's `opt.param_groups`"
+    "The hyper-parameter dicts of `opt`, one per parameter group"
+    # `opt.hypers` for nb_09's `Optimizer`, `opt.param_groups` for torch.optim's
     return opt.hypers if hasattr(opt, 'hypers') else opt.param_groups
 
 _ranges = dict(lr=(0, math.inf), wd=(0, math.inf), eps=(0, math.inf), mom=(0, 1), sqr_mom=(0, 1))
 
 def _below_one(stats):
-    "The averages' hyper-parameters that must stay below 1: those a dampened (debiased) average divides by 1-mom"
+    "The averages' hyper-parameters that must stay below 1"
+    # those a dampened (debiased) average divides by 1-mom
     return set().union(*[getattr(s, '_below_one', ()) for s in listify(stats)])
 
 def _check_hyper(k, v, where, below_one=False):
-    "A clear error unless `v` is a number in the range of `k` (if it has one); `where` is a str or makes one on failure"
+    "A clear error unless `v` is a number in the range of `k` (if any)"
     if k not in _ranges: return                                  # a stepper's own option (nesterov=False): its business
-    at = lambda: where() if callable(where) else where
+    at = lambda: where() if callable(where) else where   # `where` is a str, or makes one on failure
     shown = None
     if isinstance(v, torch.Tensor):
         if v.numel() != 1:
@@ -333,7 +350,7 @@ def _check_hyper(k, v, where, below_one=False):
         raise ValueError(f"{at()}: hyper-parameter {k}={shown or repr(v)} is out of range: it must be in {rng}{why}")
 
 class Recorder(Callback):
-    "Record each parameter group's learning rate and the loss of each training batch"
+    "Record each training batch's loss and each group's learning rate"
     def begin_fit(self): self.lrs,self.losses = [[] for _ in _hypers(self.opt)],[]
     def after_batch(self):
         if not self.in_train: return
@@ -341,7 +358,8 @@ class Recorder(Callback):
         self.losses.append(self.loss.detach())
     def _recorded(self):
         if not getattr(self, 'losses', None):
-            raise ValueError("Recorder has recorded no training batch yet: fit at least one epoch (with batches) before plotting")
+            raise ValueError("Recorder has recorded no training batch yet: "
+                             "fit at least one epoch (with batches) before plotting")
         return torch.stack(self.losses).cpu()
     def plot_lr(self, pgid=-1):
         self._recorded(); plt.plot(self.lrs[pgid]); plt.xlabel('batch'); plt.ylabel('learning rate')
@@ -355,20 +373,23 @@ class Recorder(Callback):
         plt.xscale('log'); plt.plot(self.lrs[pgid][:n], losses[:n]); plt.xlabel('learning rate'); plt.ylabel('loss')
 
 class ParamScheduler(Callback):
-    "Set hyper-parameter `pname` of each parameter group from `sched_funcs` at every training batch"
+    "Set hyper-parameter `pname` from `sched_funcs` at each training batch"
     _order = 1
     def __init__(self, pname, sched_funcs): self.pname,self.sched_funcs = pname,sched_funcs
     def begin_fit(self):
         fs,n = listify(self.sched_funcs),len(_hypers(self.opt))
         missing = [i for i,h in enumerate(_hypers(self.opt)) if self.pname not in h]
-        if missing: raise KeyError(f"ParamScheduler({self.pname!r}): parameter group {missing[0]} of {type(self.opt).__name__} has no "
-                                   f"hyper-parameter {self.pname!r}; it has {', '.join(k for k in _hypers(self.opt)[missing[0]] if k != 'params')}")
+        if missing:
+            raise KeyError(f"ParamScheduler({self.pname!r}): parameter group {missing[0]} of {type(self.opt).__name__} "
+                           f"has no hyper-parameter {self.pname!r}; "
+                           f"it has {', '.join(k for k in _hypers(self.opt)[missing[0]] if k != 'params')}")
         bad = [f for f in fs if not callable(f)]
-        if bad: raise TypeError(f"ParamScheduler({self.pname!r}): a schedule must be a function of the position in [0, 1] "
-                                f"(e.g. sched_lin(0.1, 1.)), got {bad[0]!r}")
+        if bad: raise TypeError(f"ParamScheduler({self.pname!r}): a schedule must be a function of the position "
+                                f"in [0, 1] (e.g. sched_lin(0.1, 1.)), got {bad[0]!r}")
         if len(fs) not in (1, n):
-            raise ValueError(f"ParamScheduler({self.pname!r}): {len(fs)} schedules for {n} parameter group(s); pass one "
-                             f"schedule (used for every group) or one per group. To chain phases, use combine_scheds(pcts, scheds).")
+            raise ValueError(f"ParamScheduler({self.pname!r}): {len(fs)} schedules for {n} parameter group(s); "
+                             f"pass one schedule (used for every group) or one per group. "
+                             f"To chain phases, use combine_scheds(pcts, scheds).")
         self._fs = fs*n if len(fs)==1 else fs
         self._below = self.pname in _below_one(getattr(self.opt, 'stats', ()))   # the optimizer's own checks
     def _where(self, pos, i):
@@ -397,16 +418,19 @@ def sched_cos(start, end, pos): return start + (1 + math.cos(math.pi*(1-pos))) *
 def sched_no(start, end, pos):  return start
 @annealer
 def sched_exp(start, end, pos):
-    if not (start > 0 and end > 0): raise ValueError(f"sched_exp({start}, {end}): an exponential schedule needs start and end > 0 (use sched_lin or sched_cos to reach 0)")
+    if not (start > 0 and end > 0):
+        raise ValueError(f"sched_exp({start}, {end}): an exponential schedule needs start and end > 0 "
+                         f"(use sched_lin or sched_cos to reach 0)")
     return start * (end/start) ** pos
 
 def cos_1cycle_anneal(start, high, end): return [sched_cos(start, high), sched_cos(high, end)]
 
 def combine_scheds(pcts, scheds):
-    "One schedule that runs `scheds[i]` over the fraction `pcts[i]` of training"
+    "A schedule that runs `scheds[i]` over fraction `pcts[i]` of training"
     pcts = listify(pcts)
     if len(pcts) != len(scheds): raise ValueError(f"{len(pcts)} fractions for {len(scheds)} schedules")
-    if any(p <= 0 for p in pcts) or abs(sum(pcts)-1) > 1e-6: raise ValueError(f"fractions must be positive and sum to 1, got {pcts}")
+    if any(p <= 0 for p in pcts) or abs(sum(pcts)-1) > 1e-6:
+        raise ValueError(f"fractions must be positive and sum to 1, got {pcts}")
     bounds = list(itertools.accumulate([0.]+pcts))
     def _inner(pos):
         i = min(max(bisect.bisect_right(bounds, pos)-1, 0), len(scheds)-1)
@@ -415,14 +439,16 @@ def combine_scheds(pcts, scheds):
 
 # %% ../nbs/05_foundations.ipynb #b11eda2e
 class LR_Find(Callback):
-    "Grow the lr exponentially from `min_lr` to `max_lr`; stop after `max_iter` batches or when the loss explodes; then restore the weights"
+    "LR finder: grow the lr exponentially from `min_lr` to `max_lr`"
+    # it stops after `max_iter` batches or when the loss explodes, then restores the weights
     _order = 1
     def __init__(self, max_iter=100, min_lr=1e-6, max_lr=10): store_attr()
     def begin_fit(self):
         self.best_loss = math.inf
         self.saved = copy.deepcopy((self.model.state_dict(), self.opt.state_dict()))
     def after_fit(self):
-        "The search trains at ever larger rates: put the model and optimizer back as they were before it"
+        "Put the model and optimizer back as they were before the search"
+        # the search trained at ever larger rates
         saved = self.__dict__.pop('saved', None)
         if saved is None: return                      # begin_fit never ran
         self.model.load_state_dict(saved[0]); self.opt.load_state_dict(saved[1])
@@ -432,30 +458,33 @@ class LR_Find(Callback):
         for pg in _hypers(self.opt): pg['lr'] = lr
     def after_step(self):
         loss = self.loss.item()
-        if self.n_iter >= self.max_iter-1 or not math.isfinite(loss) or loss > self.best_loss*10: raise CancelTrainException()
+        if self.n_iter >= self.max_iter-1 or not math.isfinite(loss) or loss > self.best_loss*10:
+            raise CancelTrainException()
         self.best_loss = min(self.best_loss, loss)
 
 # %% ../nbs/05_foundations.ipynb #36ef2be2
 class _LogBar():
-    "Stands in for fastprogress's bars where none can be drawn (a log file, a pipe): it prints the lines, table rows as columns"
+    "Stand-in for fastprogress's bars in a log file or pipe: it only prints"
     def __init__(self, *args, **kwargs): pass
     def write(self, line, table=False): print('  '.join(line) if table else line)
     def update(self, val): pass
     def on_iter_end(self): pass
 
 def _isatty(f):
-    "Whether `f` is a terminal; a stream without `isatty` (a log tee) is not"
+    "Whether `f` is a terminal (a stream without `isatty` is not)"
     try: return bool(f.isatty())
-    except (AttributeError, ValueError): return False
+    except (AttributeError, ValueError): return False   # e.g. a log tee
 
 def _bars():
-    "fastprogress's `master_bar` and `progress_bar` in a notebook or a terminal; elsewhere `_LogBar`, so a log gets no bar updates"
+    "The bars: fastprogress's in a notebook or a terminal, else `_LogBar`"
+    # so a log gets no bar updates
     return (master_bar, progress_bar) if IN_NOTEBOOK or _isatty(sys.stdout) else (_LogBar, _LogBar)
 
 class ProgressCallback(Callback):
-    "A fastprogress bar over epochs, with a bar over each epoch's batches inside it"
+    "A fastprogress bar over epochs, with one over each epoch's batches"
     _order = -1
-    def __init__(self, bars=None): self.bars = bars    # (master_bar, progress_bar) to draw even into a log; else `_bars()`
+    # `bars`: (master_bar, progress_bar) to draw even into a log; else `_bars()`
+    def __init__(self, bars=None): self.bars = bars
     def begin_fit(self):
         mbar,self.pbar = self.bars or _bars()
         self.mbar,self.start,self.old_logger = mbar(range(self.epochs)),time.time(),self.run.logger
@@ -478,7 +507,8 @@ class ProgressCallback(Callback):
 from torch.overrides import TorchFunctionMode
 
 class CountSyncs(TorchFunctionMode):
-    "Count calls that read a tensor's value on the host (and so wait for the device)"
+    "Count calls that read a tensor's value on the host"
+    # each of them waits for the device
     names = {'item', '__bool__', '__float__', '__int__', 'cpu', 'tolist', 'numpy'}
     def __init__(self): super().__init__(); self.n = 0
     def __torch_function__(self, func, types, args=(), kwargs=None):

@@ -8,7 +8,9 @@ from .nb_05 import *
 
 # %% ../nbs/05b_early_stopping.ipynb #6068a981
 class EarlyStoppingCallback(Callback):
-    "Stop when the validation loss has not improved by `min_delta` for `patience` epochs; restore the best weights"
+    "Stop training when the validation loss stops improving"
+    # it stops once the loss has not improved by `min_delta` for `patience` epochs,
+    # and then restores the best weights (if `restore_best`)
     _order = 10     # after the callbacks that print or record the epoch
     def __init__(self, patience=3, min_delta=0., restore_best=True): store_attr()
     def begin_fit(self):
@@ -20,7 +22,9 @@ class EarlyStoppingCallback(Callback):
         self.tot = self.tot + self.loss.detach()*self.xb.shape[0]
         self.count += self.xb.shape[0]
     def after_epoch(self):
-        if not self.count: raise ValueError("EarlyStoppingCallback: the validation DataLoader gave no batches; it needs a validation set")
+        if not self.count:
+            raise ValueError("EarlyStoppingCallback: the validation DataLoader gave no batches; "
+                             "it needs a validation set")
         loss = float(self.tot)/self.count
         self.val_losses.append(loss)
         if loss < self.best - self.min_delta:

@@ -13,7 +13,7 @@ import torch.nn.init as init
 
 # %% ../nbs/06_cuda.ipynb #c355df91
 def normalize_to(train, valid):
-    "Normalize `train` to mean 0, std 1, and `valid` with the same (training) statistics"
+    "Normalize `train` to mean 0, std 1, and `valid` with `train`'s stats"
     m,s = train.mean(),train.std()
     return normalize(train, m, s), normalize(valid, m, s)
 
@@ -37,7 +37,7 @@ def default_device():
     return torch.device('cpu')
 
 class DeviceCallback(Callback):
-    "Put the model on `device` (default: the best available) when fitting starts, and each batch as it comes"
+    "Put the model and each batch on `device` (default: the best available)"
     def __init__(self, device=None): self.device = torch.device(device) if device is not None else default_device()
     def begin_fit(self): self.model.to(self.device)
     def begin_batch(self):
@@ -45,15 +45,15 @@ class DeviceCallback(Callback):
         self.run.xb,self.run.yb = self.xb.to(self.device, non_blocking=nb),self.yb.to(self.device, non_blocking=nb)
 
 class CudaCallback(DeviceCallback):
-    "The course's name: uses CUDA when there is a GPU, and otherwise falls back like `DeviceCallback`"
+    "The course's name for `DeviceCallback` (CUDA if there is a GPU)"
     pass
 
 # %% ../nbs/06_cuda.ipynb #ef20eb47
 def get_runner(model, data, lr=0.6, cbs=None, opt_func=None, loss_func=F.cross_entropy):
-    "A `Learner` for `model` and a `Runner` with callbacks `cbs` (classes, partials or instances)"
+    "A `Learner` for `model` and a `Runner` with callbacks `cbs`"
     if opt_func is None: opt_func = optim.SGD
     learn = Learner(model, opt_func(model.parameters(), lr=lr), loss_func, data)
-    cbs = listify(cbs)
+    cbs = listify(cbs)   # instances, or classes and partials that make one
     return learn, Runner(cbs=[cb for cb in cbs if isinstance(cb, Callback)],
                          cb_funcs=[cb for cb in cbs if not isinstance(cb, Callback)])
 
@@ -71,7 +71,7 @@ class BatchTransformXCallback(Callback):
 
 # %% ../nbs/06_cuda.ipynb #5c4dbef5
 class GeneralRelu(nn.Module):
-    "ReLU, optionally leaky (`leak`), shifted down by `sub` and clamped at `maxv`"
+    "A ReLU with optional `leak`, shift down by `sub` and clamp at `maxv`"
     def __init__(self, leak=None, sub=None, maxv=None):
         super().__init__()
         self.leak,self.sub,self.maxv = leak,sub,maxv
@@ -87,7 +87,7 @@ def conv_layer(ni, nf, ks=3, stride=2, **kwargs):
     return nn.Sequential(nn.Conv2d(ni, nf, ks, padding=ks//2, stride=stride), GeneralRelu(**kwargs))
 
 def get_cnn_layers(data, nfs, layer, **kwargs):
-    "A first 5x5 layer, then 3x3 `layer`s of widths `nfs`, pooled into a linear classifier"
+    "`layer`s of widths `nfs` (5x5 then 3x3) and a pooled linear classifier"
     nfs = [1] + listify(nfs)
     return [layer(nfs[i], nfs[i+1], 5 if i==0 else 3, **kwargs) for i in range(len(nfs)-1)] + [
         nn.AdaptiveAvgPool2d(1), Lambda(flatten), nn.Linear(nfs[-1], data.c)]
@@ -98,7 +98,7 @@ def children(m): return list(m.children())
 
 # %% ../nbs/06_cuda.ipynb #c1a1ff3d
 def init_cnn_(m, f):
-    "Apply init `f` to the weight of every Conv2d in `m` (recursively); zero every bias"
+    "Apply init `f` to every Conv2d weight in `m`, recursively; zero biases"
     if isinstance(m, nn.Conv2d): f(m.weight, a=0.1)
     if isinstance(getattr(m, 'bias', None), torch.Tensor): m.bias.data.zero_()
     for l in m.children(): init_cnn_(l, f)
@@ -108,14 +108,15 @@ def init_cnn(m, uniform=False):
     init_cnn_(m, init.kaiming_uniform_ if uniform else init.kaiming_normal_)
 
 def get_learn_run(nfs, data, lr, layer, cbs=None, opt_func=None, uniform=False, **kwargs):
-    "A Kaiming-initialized CNN of widths `nfs` built from `layer`, its `Learner` and a `Runner`"
+    "A `Learner` and `Runner` for a Kaiming-initialized CNN of widths `nfs`"
     model = get_cnn_model(data, nfs, layer, **kwargs)
     init_cnn(model, uniform=uniform)
     return get_runner(model, data, lr=lr, cbs=cbs, opt_func=opt_func)
 
 # %% ../nbs/06_cuda.ipynb #70c1e6af
 def plot_layer_stats(means, stds, n=None, axs=None, labels=None):
-    "Plot per-layer activation `means` and `stds` (lists of per-batch values), the first `n` batches only if given"
+    "Plot per-layer activation `means` and `stds` (per-batch values)"
+    # only the first `n` batches if `n` is given
     if axs is None: _,axs = plt.subplots(1, 2, figsize=(10, 3))
     for i,(ms,ss) in enumerate(zip(means, stds)):
         ms,ss = torch.stack(list(ms)).cpu()[:n].numpy(),torch.stack(list(ss)).cpu()[:n].numpy()
@@ -129,14 +130,16 @@ def plot_layer_stats(means, stds, n=None, axs=None, labels=None):
 
 # %% ../nbs/06_cuda.ipynb #e110faf2
 class ListContainer():
-    "A list that indexes like a NumPy array: an int, a slice, a list of indices, or a boolean mask"
+    "A list indexed like a NumPy array: int, slice, indices or boolean mask"
     def __init__(self, items): self.items = listify(items)
     def __getitem__(self, idx):
-        if isinstance(idx, (int, np.integer)) or (isinstance(idx, torch.Tensor) and idx.ndim == 0 and not idx.is_floating_point()):
+        if isinstance(idx, (int, np.integer)) or (isinstance(idx, torch.Tensor) and idx.ndim == 0
+                                                  and not idx.is_floating_point()):
             return self.items[int(idx)]
         if isinstance(idx, slice): return self.items[idx]
         if _is_mask(idx):
-            if len(idx) != len(self): raise IndexError(f"boolean mask has {len(idx)} entries, but there are {len(self)} items")
+            if len(idx) != len(self):
+                raise IndexError(f"boolean mask has {len(idx)} entries, but there are {len(self)} items")
             return [o for m,o in zip(idx, self.items) if m]
         return [self.items[int(i)] for i in idx]
     def __len__(self): return len(self.items)
@@ -144,7 +147,8 @@ class ListContainer():
     def __setitem__(self, i, o): self.items[i] = o
     def __delitem__(self, i): del self.items[i]
     def __repr__(self):
-        return f"{type(self).__name__} ({len(self)} items)\n{self.items[:10]}"[:-1] + ('...]' if len(self) > 10 else ']')
+        return (f"{type(self).__name__} ({len(self)} items)\n{self.items[:10]}"[:-1]
+                + ('...]' if len(self) > 10 else ']'))
 
 def _is_mask(idx):
     if isinstance(idx, torch.Tensor): return idx.dtype == torch.bool and idx.ndim == 1
@@ -152,7 +156,8 @@ def _is_mask(idx):
     return isinstance(idx, (list, tuple)) and len(idx) > 0 and all(isinstance(o, (bool, np.bool_)) for o in idx)
 
 class Hook():
-    "Register `f(hook, module, input, output)` as a forward hook on `m`; removed by `remove()` or when dropped"
+    "A forward hook `f(hook, module, input, output)` on `m`"
+    # removed by `remove()` or when the `Hook` is dropped
     def __init__(self, m, f):
         if not isinstance(m, nn.Module): raise TypeError(f"Hook: expected an nn.Module to hook, got {type(m).__name__}")
         ref = weakref.ref(self)                    # the module must not keep the Hook alive
@@ -167,7 +172,7 @@ class Hook():
     def __del__(self): self.remove()
 
 class Hooks(ListContainer):
-    "A `Hook` with `f` on each module of `ms`; removes them all on exit from a `with` block"
+    "A `Hook` with `f` on each module of `ms`; leaving `with` removes them"
     def __init__(self, ms, f):
         hooks = []
         try:
@@ -189,7 +194,8 @@ class Hooks(ListContainer):
 
 # %% ../nbs/06_cuda.ipynb #e0a7e0b6
 def append_stats(hook, mod, inp, outp):
-    "Forward hook (the course's): in training, append the output's mean and std to `hook.stats = (means, stds)`"
+    "Forward hook: in training, append the output's mean and std"
+    # the course's; `hook.stats = (means, stds)`
     if not hasattr(hook, 'stats'): hook.stats = (_Record(), _Record())
     means,stds = hook.stats
     if mod.training:
@@ -197,7 +203,8 @@ def append_stats(hook, mod, inp, outp):
         means.append(mean); stds.append(std)
 
 def append_stats_hist(hook, mod, inp, outp, hist_range=(-10,10), bins=40):
-    "Like `append_stats`, and a histogram of the output too: `hook.stats = (means, stds, hists)`"
+    "`append_stats`, and a histogram of the output too"
+    # `hook.stats = (means, stds, hists)`
     if not hasattr(hook, 'stats'): hook.stats,hook.hist_range = (_Record(), _Record(), _Record()),hist_range
     means,stds,hists = hook.stats
     if mod.training:
@@ -207,15 +214,15 @@ def append_stats_hist(hook, mod, inp, outp, hist_range=(-10,10), bins=40):
 
 # %% ../nbs/06_cuda.ipynb #2180b018
 def get_hist(h):
-    "The hook's histograms (from `append_stats_hist`) as a (bins, batches) image, log-scaled for display"
+    "`append_stats_hist`'s histograms as a log-scaled (bins, batches) image"
     return torch.stack(_recorded(h)[2]).t().float().log1p().cpu()
 
 def get_min(h, near=0.5):
-    "Fraction of each batch's activations within `near` of zero (the bins that cover [-near, near))"
+    "Fraction of each batch's activations within `near` of zero"
     hists = torch.stack(_recorded(h)[2]).float().cpu()
     lo,hi = h.hist_range
     edges = torch.linspace(lo, hi, hists.shape[1]+1)
-    keep = (edges[:-1] >= -near-1e-6) & (edges[1:] <= near+1e-6)
+    keep = (edges[:-1] >= -near-1e-6) & (edges[1:] <= near+1e-6)   # the bins that cover [-near, near)
     return hists[:, keep].sum(1) / hists.sum(1).clamp_min(1)
 
 # %% ../nbs/06_cuda.ipynb #e696a1ec
@@ -226,16 +233,18 @@ def _mean_std(x):
     return mean, (((x-mean)**2).sum() / (x.numel()-1)).sqrt()   # two passes: never E[x²]-E[x]², which cancels
 
 def _hist(x, bins, hist_range, max_hist=2**15):
-    "Histogram of the first items of the batch `x`, enough for about `max_hist` values (all of `x` if smaller)"
+    "Histogram of the first items of batch `x`: about `max_hist` values"
     x = x.detach()
     if x.ndim and x.numel() > max_hist: x = x[:math.ceil(max_hist*len(x)/x.numel())]
     return x.float().histc(bins, *hist_range)
 
 class _Record(list):
-    "A list of per-batch statistics, each copied into a row of a block of 1024 rows (tiny tensors fragment the heap)"
+    "A list of per-batch statistics, stored in blocks of 1024 rows"
+    # each is copied into a row of a block: many tiny tensors fragment the heap
     def append(self, t):
         blk = getattr(self, '_blk', None)
-        if blk is None or self._i == len(blk) or blk.shape[1:] != t.shape or blk.dtype != t.dtype or blk.device != t.device:
+        if (blk is None or self._i == len(blk) or blk.shape[1:] != t.shape or blk.dtype != t.dtype
+            or blk.device != t.device):
             self._blk,self._i = t.new_empty((1024, *t.shape)),0
         row = self._blk[self._i]
         row.copy_(t); self._i += 1
@@ -244,16 +253,18 @@ class _Record(list):
 def _tensor(hook, mod, outp):
     "`outp` if it is a tensor, else an error naming the layer"
     if isinstance(outp, torch.Tensor): return outp
-    raise TypeError(f"Recording statistics of layer {getattr(hook, 'name', None) or type(mod).__name__}: its output is a "
-                    f"{type(outp).__name__}, not a tensor. Hook the layers that return one tensor (`modules=` of ActivationStats).")
+    raise TypeError(f"Recording statistics of layer {getattr(hook, 'name', None) or type(mod).__name__}: "
+                    f"its output is a {type(outp).__name__}, not a tensor. "
+                    f"Hook the layers that return one tensor (`modules=` of ActivationStats).")
 
 def _recorded(h):
     "`h.stats`, or an error that says why the hook has recorded nothing"
     stats = getattr(h, 'stats', None)
     if not stats or not len(stats[0]):
         name = getattr(h, 'name', None)
-        raise RuntimeError(f"{'Layer ' + name if name else 'This hook'}: no statistics recorded yet. Hooks record training "
-                           "batches only, from the moment they are registered: fit the model first, then plot.")
+        raise RuntimeError(f"{'Layer ' + name if name else 'This hook'}: no statistics recorded yet. "
+                           "Hooks record training batches only, from the moment they are registered: "
+                           "fit the model first, then plot.")
     return stats
 
 # %% ../nbs/06_cuda.ipynb #b3cb3448
@@ -265,14 +276,15 @@ def n_hooks(model):
 def _has_params(m): return any(True for _ in m.parameters())
 
 def _stat_layers(model):
-    "The layers `ActivationStats` hooks by default: the children with parameters, else the model itself"
+    "The layers `ActivationStats` hooks by default"
+    # the children with parameters, else the model itself
     ms = [m for m in model.children() if _has_params(m)] or ([model] if _has_params(model) else [])
-    if not ms: raise ValueError(f"ActivationStats: the model ({type(model).__name__}) has no layer with parameters to hook; "
-                                "pass the layers to watch: ActivationStats(modules=[...])")
+    if not ms: raise ValueError(f"ActivationStats: the model ({type(model).__name__}) has no layer with parameters "
+                                "to hook; pass the layers to watch: ActivationStats(modules=[...])")
     return ms
 
 class ActivationStats(Callback):
-    "Record each layer's activation mean, std and histogram during training, and plot them"
+    "Record each layer's activation mean, std and histogram in training"
     _order = 3
     def __init__(self, modules=None, hist_range=(-10,10), bins=40):
         store_attr()
@@ -285,8 +297,9 @@ class ActivationStats(Callback):
         for h,m in zip(self.hooks, ms): h.name = repr(names.get(id(m)) or type(m).__name__)
     def after_fit(self): self.hooks.remove()
     def _stats(self):
-        if not len(self.hooks): raise RuntimeError("ActivationStats has recorded nothing yet: it hooks the layers when "
-                                                   "`fit` starts and records every training batch. Fit first, then plot.")
+        if not len(self.hooks):
+            raise RuntimeError("ActivationStats has recorded nothing yet: it hooks the layers when "
+                               "`fit` starts and records every training batch. Fit first, then plot.")
         return [_recorded(h) for h in self.hooks]
     @property
     def means(self): return [s[0] for s in self._stats()]
@@ -294,7 +307,7 @@ class ActivationStats(Callback):
     def stds(self):  return [s[1] for s in self._stats()]
     def plot_stats(self, n=None): return plot_layer_stats(self.means, self.stds, n=n)
     def color_dim(self, figsize=None):
-        "Each layer's histograms over the batches: one column per batch, brightness = log count"
+        "Each layer's histograms: a column per batch, brightness = log count"
         axs = _layer_axes(len(self._stats()), figsize)
         for i,(ax,h) in enumerate(zip(axs, self.hooks)):
             ax.imshow(get_hist(h).numpy(), origin='lower', aspect='auto', extent=(0, len(h.stats[2]), *self.hist_range))
@@ -319,7 +332,7 @@ def _layer_axes(n, figsize=None, ncols=3):
 import time   # time_ms: for other notebooks (`from exp.nb_06 import time_ms`)
 
 def time_ms(f, n=20):
-    "Milliseconds per call of `f`, averaged over `n` calls after one warm-up call"
+    "Milliseconds per call of `f`, over `n` calls after a warm-up call"
     f(); t0 = time.perf_counter()
     for _ in range(n): f()
     return (time.perf_counter()-t0)/n*1000

@@ -12,47 +12,52 @@ import copy, time
 import contextlib, io
 
 def _diverged(run):
-    "Whether a recorded training loss, or the last validation loss, is not finite"
+    "Whether any training loss or the last validation loss is not finite"
     losses = getattr(getattr(run, 'recorder', None), 'losses', None) or []
-    if losses and not torch.isfinite(torch.stack([torch.as_tensor(l, dtype=torch.float) for l in losses])).all(): return True
+    if losses and not torch.isfinite(torch.stack([torch.as_tensor(l, dtype=torch.float) for l in losses])).all():
+        return True
     return not math.isfinite(run.avg_stats.valid_stats.avg_stats[0])
 
 def _valid_acc(run):
-    "The last epoch's validation accuracy from `run`'s `AvgStatsCallback`; NaN if training diverged"
+    "`run`'s last validation accuracy; NaN if training diverged"
+    # read from `run`'s `AvgStatsCallback`
     stats = getattr(getattr(run, 'avg_stats', None), 'valid_stats', None)
-    if stats is None: raise ValueError("valid_acc: `run` has no AvgStatsCallback: add `partial(AvgStatsCallback, accuracy)` to its callbacks")
+    if stats is None: raise ValueError("valid_acc: `run` has no AvgStatsCallback: "
+                                       "add `partial(AvgStatsCallback, accuracy)` to its callbacks")
     return float('nan') if _diverged(run) else stats.avg_stats[1]
 
 def _fit_quiet(epochs, learn, run):
-    "Fit without printing per-epoch stats; return the validation accuracy (NaN if training diverged)"
+    "Fit without printing per-epoch stats; return `_valid_acc(run)`"
     with contextlib.redirect_stdout(io.StringIO()): run.fit(epochs, learn)
     return _valid_acc(run)
 
 # %% ../nbs/07_batchnorm.ipynb #e931abcd
 def conv_norm(ni, nf, norm=None, ks=3, stride=2, bias=None, **kwargs):
-    "Conv2d, `GeneralRelu(**kwargs)`, then the module `norm` if given; the conv has a bias only without a norm, unless `bias` is given"
+    "Conv2d, `GeneralRelu(**kwargs)`, then the module `norm` if given"
+    # the conv has a bias only without a norm, unless `bias` is given
     layers = [nn.Conv2d(ni, nf, ks, padding=ks//2, stride=stride, bias=norm is None if bias is None else bias),
               GeneralRelu(**kwargs)]
     if norm is not None: layers.append(norm)
     return nn.Sequential(*layers)
 
 def conv_layer(ni, nf, ks=3, stride=2, bn=True, **kwargs):
-    "Conv2d, `GeneralRelu(**kwargs)`, then `nn.BatchNorm2d` if `bn` (the conv has no bias then)"
+    "Conv2d, `GeneralRelu(**kwargs)`, then `nn.BatchNorm2d` if `bn`"
+    # the conv has no bias when `bn`
     return conv_norm(ni, nf, nn.BatchNorm2d(nf, eps=1e-5, momentum=0.1) if bn else None, ks, stride, **kwargs)
 
 # %% ../nbs/07_batchnorm.ipynb #f3569f3a
 def _check_nchw(x, nf, name):
-    "Raise a clear error unless `x` is a floating-point 4D (N,C,H,W) tensor with `nf` channels"
+    "Raise unless `x` is a float (N,C,H,W) tensor with `nf` channels"
     if not torch.is_tensor(x) or not torch.is_floating_point(x):
-        raise TypeError(f"{name} expects a floating-point tensor, got {getattr(x, 'dtype', type(x).__name__)}: convert it "
-                        f"first (e.g. `x.float()`, and scale uint8 images to [0,1])")
+        raise TypeError(f"{name} expects a floating-point tensor, got {getattr(x, 'dtype', type(x).__name__)}: "
+                        f"convert it first (e.g. `x.float()`, and scale uint8 images to [0,1])")
     if x.ndim != 4: raise ValueError(f"{name} expects a 4D input (N,C,H,W), got {x.ndim}D with shape {tuple(x.shape)}")
     if nf is not None and x.shape[1] != nf:
         raise ValueError(f"{name} expects {nf} channels, got {x.shape[1]} (input shape {tuple(x.shape)})")
 
 def mean_var(x, dims):
-    "Mean and (biased) variance of `x` over `dims`, kept as size-1 dims, in float32 at least"
-    if x.dtype in (torch.float16, torch.bfloat16): x = x.float()
+    "Mean and (biased) variance of `x` over `dims`, kept as size-1 dims"
+    if x.dtype in (torch.float16, torch.bfloat16): x = x.float()   # in float32 at least
     mean = x.mean(dims, keepdim=True)
     return mean, ((x-mean)**2).mean(dims, keepdim=True)    # two passes: never E[x²]-E[x]², which cancels
 
@@ -68,12 +73,12 @@ class BatchNorm(nn.Module):
         self.register_buffer('means', torch.zeros(1,nf,1,1))
 
     def update_stats(self, x):
-        "The batch's mean and (biased) variance; the running averages move towards them (with the unbiased variance)"
+        "Batch mean and (biased) variance; updates the running averages"
         n = x.numel() // self.nf
         if n == 1: raise ValueError(f"BatchNorm needs more than 1 value per channel in training, got input of shape "
                                     f"{tuple(x.shape)}: use a larger batch, eval mode, or RunningBatchNorm")
         mean,var = mean_var(x, (0,2,3))
-        with torch.no_grad():
+        with torch.no_grad():   # the running averages move towards them (with the unbiased variance)
             self.means.lerp_(mean.to(self.means.dtype), self.mom)
             self.vars .lerp_((var*n/(n-1)).to(self.vars.dtype), self.mom)
         return mean,var
@@ -88,7 +93,8 @@ class BatchNorm(nn.Module):
 
 # %% ../nbs/07_batchnorm.ipynb #3911ef53
 def _compare_norm(ours, ref, x, steps=1, atol=1e-5, rtol=1e-4):
-    "Check `ours(x)` against `ref(x)` forward and backward (input and parameter grads), over `steps` steps"
+    "Check `ours` against `ref`, forward and backward, `steps` times"
+    # compares the outputs, the input grads and the parameter grads; `x` changes each step
     for _ in range(steps):
         xa,xb = x.clone().requires_grad_(),x.clone().requires_grad_()
         ya,yb = ours(xa),ref(xb)
@@ -107,12 +113,13 @@ def conv_bn(ni, nf, ks=3, stride=2, **kwargs):
 
 # %% ../nbs/07_batchnorm.ipynb #4b265545
 def _one_value_error(name, x, where):
-    "A normalization over a single value makes it 0 (the output is β whatever the input): refuse, like PyTorch's InstanceNorm"
+    "Refuse to normalize one value, like PyTorch's InstanceNorm"
+    # a single value normalizes to 0: the output would be β whatever the input
     raise ValueError(f"{name} needs more than one value {where} to normalize, got input of shape {tuple(x.shape)}: "
                      f"each value would become 0 and the output would be the same for every input")
 
 class LayerNorm(nn.Module):
-    "Normalize each item over (C,H,W), then scale and shift by one learned number each"
+    "Normalize each item over (C,H,W), then one learned scale and shift"
     def __init__(self, eps=1e-5):
         super().__init__()
         self.eps = eps
@@ -130,7 +137,7 @@ def conv_ln(ni, nf, ks=3, stride=2, bn=True, **kwargs):
 
 # %% ../nbs/07_batchnorm.ipynb #ac2008ee
 class InstanceNorm(nn.Module):
-    "Normalize each channel of each item over (H,W), then a per-channel scale and shift"
+    "Normalize each item's channels over (H,W); scale and shift per channel"
     def __init__(self, nf, eps=1e-5):
         super().__init__()
         self.nf,self.eps = nf,eps
@@ -148,10 +155,12 @@ def conv_in(ni, nf, ks=3, stride=2, bn=True, **kwargs):
 
 # %% ../nbs/07_batchnorm.ipynb #727aae25
 class GroupNorm(nn.Module):
-    "Normalize each item over groups of `nf//num_groups` channels (and all positions); per-channel scale and shift"
+    "Normalize each item per group of channels; scale and shift per channel"
+    # a group: `nf//num_groups` channels, and all positions
     def __init__(self, num_groups, nf, eps=1e-5):
         super().__init__()
-        if not (isinstance(num_groups, int) and num_groups >= 1): raise ValueError(f"GroupNorm: num_groups={num_groups!r} must be a positive int")
+        if not (isinstance(num_groups, int) and num_groups >= 1):
+            raise ValueError(f"GroupNorm: num_groups={num_groups!r} must be a positive int")
         if nf % num_groups: raise ValueError(f"GroupNorm: {nf} channels cannot be split into {num_groups} equal groups")
         self.num_groups,self.nf,self.eps = num_groups,nf,eps
         self.mults = nn.Parameter(torch.ones (nf,1,1))
@@ -172,7 +181,7 @@ def conv_gn(ni, nf, ks=3, stride=2, bn=True, groups=4, **kwargs):
 
 # %% ../nbs/07_batchnorm.ipynb #c5238633
 class RunningBatchNorm(nn.Module):
-    "BatchNorm that normalizes with running statistics in training too; for small batches"
+    "BatchNorm with running statistics in training too, for small batches"
     def __init__(self, nf, mom=0.1, eps=1e-5):
         super().__init__()
         self.nf,self.mom = nf,mom
@@ -185,10 +194,12 @@ class RunningBatchNorm(nn.Module):
         self.register_buffer('eps',   torch.tensor(float(eps)))
 
     def update_stats(self, x):
-        "Fold this batch into the running mean and variance (its share keeps its gradient); return them"
+        "Fold this batch into the running mean and variance; return them"
+        # this batch's share of them keeps its gradient
         bs,n = x.shape[0],x.numel()//self.nf
         if n > torch.finfo(self.count.dtype).max:
-            raise OverflowError(f"RunningBatchNorm: {n} values per channel overflow its {self.count.dtype} count: keep it in float32")
+            raise OverflowError(f"RunningBatchNorm: {n} values per channel overflow its {self.count.dtype} count: "
+                                "keep it in float32")
         mean,var = mean_var(x, (0,2,3))
         means,vars,count = (b.to(mean.dtype) for b in (self.means, self.vars, self.count))   # float32 at least
         mom1 = 1 - (1-self.mom)/math.sqrt(max(bs-1, 1))         # the larger the batch, the more it counts
@@ -197,7 +208,8 @@ class RunningBatchNorm(nn.Module):
         t = w_new/count                                         # this batch's share (exactly 1 on the first step)
         vars  = vars.lerp(var, t) + t*(w_old/count)*(mean-means).square()   # = sqrs.lerp(...)/count - means²
         means = means.lerp(mean, t)                             # = sums.lerp(...)/count
-        with torch.no_grad():   # rebind, not copy_: torch.compile gets wrong gradients from in-place updates of buffers the graph read
+        # rebind, not copy_: torch.compile gets wrong gradients from in-place updates of buffers the graph read
+        with torch.no_grad():
             self.means,self.vars = means.detach().to(self.means.dtype),vars.detach().to(self.vars.dtype)
             self.count,self.batch = count.detach().to(self.count.dtype),self.batch + bs
         return means,vars

@@ -10,12 +10,12 @@ import sys, warnings, copy
 
 # %% ../nbs/07a_lsuv.ipynb #a57bba26
 class ConvLayer(nn.Module):
-    "Conv2d, `GeneralRelu(**kwargs)`, then a constant shift `bias` (= `-sub`) that LSUV can set"
+    "Conv2d, `GeneralRelu(**kwargs)`, then a constant shift `bias`"
     def __init__(self, ni, nf, ks=3, stride=2, sub=0., **kwargs):
         super().__init__()
         self.conv = nn.Conv2d(ni, nf, ks, padding=ks//2, stride=stride, bias=True)
         self.relu = GeneralRelu(**kwargs)
-        self.register_buffer('shift', torch.tensor(-float(sub)))
+        self.register_buffer('shift', torch.tensor(-float(sub)))   # `bias` = `-sub`, which LSUV can set
     def forward(self, x): return self.relu(self.conv(x)) + self.shift
     @property
     def bias(self): return self.shift
@@ -29,7 +29,7 @@ class ConvLayer(nn.Module):
 
 # %% ../nbs/07a_lsuv.ipynb #28cbc1f1
 def get_batch(dl, run):
-    "The first batch of `dl`, transformed by `run`'s `begin_batch` callbacks"
+    "First batch of `dl`, transformed by `run`'s `begin_batch` callbacks"
     run.xb,run.yb = next(iter(dl))
     for cb in run.cbs: cb.set_runner(run)
     run('begin_batch')
@@ -52,7 +52,8 @@ def _model_device(model): return next(model.parameters(), torch.empty(0)).device
 def _has_weight(l): return is_lin_layer(l) and not isinstance(l, nn.ReLU)
 
 def _record(model, ms, xb):
-    "Mean and std of each of `ms`'s outputs when `model` runs on `xb` (None if not called); buffers put back"
+    "Mean and std of each of `ms`'s outputs when `model` runs on `xb`"
+    # None for a module that is not called; the buffers are put back
     stats,saved = {},{n: b.clone() for n,b in model.named_buffers()}
     def _rec(hook, mod, inp, outp): stats[id(mod)] = [o.item() for o in torch.std_mean(outp.detach().float())][::-1]
     with torch.no_grad(), Hooks(ms, _rec):
@@ -65,76 +66,89 @@ def output_stats(model, ms, xb):
     "Mean and std of each module in `ms`'s output when `model` runs on `xb`"
     res = _record(model, ms, xb)
     for m,r in zip(ms, res):
-        if r is None: raise LSUVError(f"Layer {_name_of(model, m)!r} is not called by the model's forward on this batch, "
-                                      "so it has no output to normalize. Leave it out of the layers you pass, or call it in forward.")
+        if r is None:
+            raise LSUVError(f"Layer {_name_of(model, m)!r} is not called by the model's forward on this batch, "
+                            "so it has no output to normalize. "
+                            "Leave it out of the layers you pass, or call it in forward.")
     return res
 
 # %% ../nbs/07a_lsuv.ipynb #eb7133db
 def lsuv_module(model, m, xb=None, tol=1e-3, max_iter=10):
-    "Scale `m.weight`, then shift `m.bias`, until `m`'s output on `xb` has std 1 and mean 0; return (mean, std)"
+    "Normalize `m`'s output on `xb` to std 1, mean 0; its (mean, std)"
+    # scales `m.weight`, then shifts `m.bias`, until within `tol`; returns the last (mean, std)
     if xb is None: model,m,xb = _course_call(model, m)          # the course's call: lsuv_module(m, xb)
     _check_lsuv_args(xb, max_iter)
     return _lsuv_loop(model, m, xb, tol, max_iter)
 
+# %% ../nbs/07a_lsuv.ipynb #1d84d0f9
 def _lsuv_loop(model, m, xb, tol, max_iter):
-    "`lsuv_module`'s loop, on arguments already checked (`lsuv_init` checks them once for all its layers)"
+    "`lsuv_module`'s loop, on arguments already checked"
+    # (`lsuv_init` checks them once for all its layers)
     bias,name = getattr(m, 'bias', None),_name_of(model, m)
     for _ in range(max_iter):
         mean,std = output_stats(model, [m], xb)[0]
         if abs(std-1) < tol and (bias is None or abs(mean) < tol): return mean,std
         if not (math.isfinite(std) and math.isfinite(mean)):
             raise LSUVError(f"LSUV cannot normalize layer {name!r}: its output on this batch overflows to inf or NaN "
-                            f"(std={std:.3g}, mean={mean:.3g}), e.g. weights or inputs too large for {xb.dtype}. Check the "
-                            f"layer's initialization and the batch's scale (normalize it), or use float32")
+                            f"(std={std:.3g}, mean={mean:.3g}), e.g. weights or inputs too large for {xb.dtype}. "
+                            f"Check the layer's initialization and the batch's scale (normalize it), or use float32")
         if std < 1e-8:
-            raise LSUVError(f"LSUV cannot normalize layer {name!r}: its output on this batch is constant (std={std:.3g}, "
-                            f"mean={mean:.3g}). Is it a dead ReLU layer? Re-initialize it or use another batch.")
+            raise LSUVError(f"LSUV cannot normalize layer {name!r}: its output on this batch is constant "
+                            f"(std={std:.3g}, mean={mean:.3g}). Is it a dead ReLU layer? "
+                            "Re-initialize it or use another batch.")
         with torch.no_grad():
             m.weight.div_(std)                                   # scale first, then shift
             if bias is not None: bias.sub_(output_stats(model, [m], xb)[0][0])
-    raise LSUVError(f"LSUV did not converge for layer {name!r} in {max_iter} iterations (mean={mean:.3g}, std={std:.3g}); "
-                    "try a larger max_iter or tol")
+    raise LSUVError(f"LSUV did not converge for layer {name!r} in {max_iter} iterations "
+                    f"(mean={mean:.3g}, std={std:.3g}); try a larger max_iter or tol")
 
 # %% ../nbs/07a_lsuv.ipynb #46d398b2
 def _course_call(m, xb):
-    "For the course's `lsuv_module(m, xb)`: the `mdl` of the caller's namespace if it holds `m`, else `m` alone"
+    "The (model, `m`, `xb`) for the course's call `lsuv_module(m, xb)`"
+    # the model: the `mdl` of the caller's namespace if it holds `m`, else `m` alone
     mdl = sys._getframe(2).f_globals.get('mdl')                # the namespace that called lsuv_module
     if isinstance(mdl, nn.Module) and any(o is m for o in mdl.modules()): return mdl,m,xb
     try: _record(m, [m], xb)
     except RuntimeError as e:
-        raise LSUVError(f"lsuv_module(m, xb) found no `mdl` holding the {type(m).__name__} in your namespace, so it ran the "
-                        f"layer alone on `xb`, and that failed: {e}. Pass the model: lsuv_module(model, m, xb).") from e
+        raise LSUVError(f"lsuv_module(m, xb) found no `mdl` holding the {type(m).__name__} in your namespace, "
+                        f"so it ran the layer alone on `xb`, and that failed: {e}. "
+                        "Pass the model: lsuv_module(model, m, xb).") from e
     return m,m,xb
 
 def _check_lsuv_args(xb, max_iter):
-    "A clear error for a batch LSUV cannot normalize with, or no iterations to do it in"
-    if not (isinstance(max_iter, int) and max_iter >= 1): raise ValueError(f"LSUV: max_iter={max_iter!r} must be an int >= 1")
-    if not torch.isfinite(xb).all(): raise ValueError("LSUV: the batch has NaN or infinite values: check the data (and its normalization)")
+    "Raise a clear error unless LSUV can use `xb` and `max_iter`"
+    if not (isinstance(max_iter, int) and max_iter >= 1):
+        raise ValueError(f"LSUV: max_iter={max_iter!r} must be an int >= 1")
+    if not torch.isfinite(xb).all():
+        raise ValueError("LSUV: the batch has NaN or infinite values: check the data (and its normalization)")
     if xb.numel() < 2 or xb.float().std() == 0:
-        raise ValueError("LSUV: the batch is constant, so no layer's output can have std 1: pass a batch of real inputs")
+        raise ValueError("LSUV: the batch is constant, so no layer's output can have std 1: "
+                         "pass a batch of real inputs")
 
 # %% ../nbs/07a_lsuv.ipynb #8394994c
 def orthogonal_init(model, cond=_has_weight):
-    "Orthonormal weights (Saxe et al.) and zero biases for the layers of `model` matching `cond`"
+    "Orthonormal weights, zero biases for `model`'s layers matching `cond`"
     for m in find_modules(model, cond):
-        nn.init.orthogonal_(m.weight)
+        nn.init.orthogonal_(m.weight)   # Saxe et al.
         for b in (getattr(m, 'bias', None), getattr(getattr(m, 'conv', None), 'bias', None)):
             if isinstance(b, torch.Tensor): nn.init.zeros_(b)
 
 def lsuv_layers(model):
-    "The layers LSUV normalizes by default: the `ConvLayer`s, else all conv and linear layers"
+    "Default LSUV layers: the `ConvLayer`s, else all conv and linear layers"
     return find_modules(model, lambda o: isinstance(o, ConvLayer)) or find_modules(model, _has_weight)
 
 def lsuv_init(model, xb, ms=None, ortho=False, tol=1e-3, max_iter=10):
-    "LSUV-initialize `model` on batch `xb` (optionally from an orthonormal start); each layer's (mean, std), None if skipped"
+    "LSUV-initialize `model` on batch `xb`; each layer's (mean, std)"
+    # `ortho`: start from orthonormal weights; a layer not called on `xb` is skipped (None)
     _check_lsuv_args(xb, max_iter)
     ms = lsuv_layers(model) if ms is None else list(ms)
     unused = [m for m,r in zip(ms, _record(model, ms, xb)) if r is None]
-    if unused: warnings.warn(f"lsuv_init skips {', '.join(repr(_name_of(model, m)) for m in unused)}: not called by the "
-                             f"model's forward on this batch (left as initialized)")
+    if unused: warnings.warn(f"lsuv_init skips {', '.join(repr(_name_of(model, m)) for m in unused)}: "
+                             f"not called by the model's forward on this batch (left as initialized)")
     used = [m for m in ms if not any(m is u for u in unused)]
     if ortho: orthogonal_init(model, cond=lambda o: any(o is m for m in used))
-    res = {id(m): _lsuv_loop(model, m, xb, tol, max_iter) for m in used}   # the batch is checked above
+    # the batch is checked above
+    res = {id(m): _lsuv_loop(model, m, xb, tol, max_iter) for m in used}
     return [res.get(id(m)) for m in ms]
 
 # %% ../nbs/07a_lsuv.ipynb #79876d41

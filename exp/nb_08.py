@@ -21,7 +21,8 @@ from .download import find_imagenette      # with the download machinery it uses
 
 imagenette_names = {'n01440764': 'tench', 'n02102040': 'English springer', 'n02979186': 'cassette player',
                     'n03000684': 'chain saw', 'n03028079': 'church', 'n03394916': 'French horn',
-                    'n03417042': 'garbage truck', 'n03425413': 'gas pump', 'n03445777': 'golf ball', 'n03888257': 'parachute'}
+                    'n03417042': 'garbage truck', 'n03425413': 'gas pump', 'n03445777': 'golf ball',
+                    'n03888257': 'parachute'}
 
 # %% ../nbs/08_data_block.ipynb #e1d08ef1
 @patch
@@ -31,7 +32,7 @@ def ls(self:Path):
 
 # %% ../nbs/08_data_block.ipynb #2576ff44
 def _folder(path, who):
-    "`path` as a `Path`, `~` expanded; a clear error naming `who` unless it is a folder"
+    "`path` as a `Path`, `~` expanded; raise unless it is a folder"
     path = Path(os.fspath(path)).expanduser()
     if not path.is_dir():
         raise FileNotFoundError(f"{who}: {path} is not a folder (or does not exist): pass the folder that holds "
@@ -47,7 +48,8 @@ def _get_files(p, fs, extensions=None):
             and (not extensions or f'.{f.rsplit(".", 1)[-1]}'.lower() in extensions)]
 
 def get_files(path, extensions=None, recurse=False, include=None):
-    "Sorted files in `path` with one of `extensions` (any case), skipping hidden ones; `include` limits the top-level folders"
+    "Sorted files in `path` with one of `extensions` (any case), not hidden"
+    # `include` limits the top-level folders
     path = _folder(path, 'get_files')
     extensions = {e.lower() for e in setify(extensions)}
     if not recurse: return _get_files(path, [o.name for o in os.scandir(path) if o.is_file()], extensions)
@@ -55,7 +57,8 @@ def get_files(path, extensions=None, recurse=False, include=None):
     for i,(p,d,f) in enumerate(os.walk(path, followlinks=True)):   # into symlinked folders too...
         st = os.stat(p)
         if (st.st_dev, st.st_ino) in seen:                          # ...but into each real folder once
-            warnings.warn(f"get_files: skipped {p}, the same folder as one already listed ({os.path.realpath(p)}): a symlink loop or a second link")
+            warnings.warn(f"get_files: skipped {p}, the same folder as one already listed ({os.path.realpath(p)}): "
+                          "a symlink loop or a second link")
             d[:] = []; continue
         seen.add((st.st_dev, st.st_ino))
         d[:] = sorted(o for o in d if not o.startswith('.') and (include is None or i > 0 or o in include))
@@ -70,11 +73,12 @@ def compose(x, funcs, *args, order_key='_order', **kwargs):
     return x
 
 class ItemList(ListContainer):
-    "Items (e.g. file names) in a folder `path`, with transforms `tfms` applied to each item read"
+    "Items (e.g. file names) in folder `path`; `tfms` apply on each read"
     def __init__(self, items, path='.', tfms=None):
         super().__init__(items)
         self.path,self.tfms = Path(path),tfms
-    def __repr__(self): return f'{type(self).__name__} ({len(self)} items)\n{list(self.items[:10])}{"..." if len(self)>10 else ""}\nPath: {self.path!r}'
+    def __repr__(self): return (f'{type(self).__name__} ({len(self)} items)\n{list(self.items[:10])}'
+                                f'{"..." if len(self)>10 else ""}\nPath: {self.path!r}')
     def new(self, items, cls=None):
         if cls is None: cls = type(self)
         return cls(items, self.path, tfms=self.tfms)
@@ -89,19 +93,22 @@ class ItemList(ListContainer):
 class ImageReadError(OSError): "An image file could not be read"
 
 class ImageList(ItemList):
-    "An `ItemList` of image files, read with PIL, upright (their EXIF orientation applied)"
+    "An `ItemList` of image files, read with PIL and turned upright"
     @classmethod
     def from_files(cls, path, extensions=None, recurse=True, include=None, **kwargs):
         if extensions is None: extensions = image_extensions
         path = _folder(path, 'ImageList.from_files')
         nodot = [e for e in setify(extensions) if not e.startswith('.')]
-        if nodot: raise ValueError(f"extensions start with a dot: {', '.join(repr('.'+e) for e in nodot)}, not {', '.join(map(repr, nodot))}")
+        if nodot: raise ValueError(f"extensions start with a dot: {', '.join(repr('.'+e) for e in nodot)}, "
+                                   f"not {', '.join(map(repr, nodot))}")
         files = get_files(path, extensions, recurse=recurse, include=include)
-        if not files: raise FileNotFoundError(f"no image files ({', '.join(sorted(setify(extensions))[:6])}...) in {path}"
-                                              + (f" (looking only in {include})" if include else ''))
+        if not files:
+            raise FileNotFoundError(f"no image files ({', '.join(sorted(setify(extensions))[:6])}...) in {path}"
+                                    + (f" (looking only in {include})" if include else ''))
         return cls(files, path, **kwargs)
     def draft_size(self):
-        "The size a transform that allows reduced-scale decoding (`draft = True`, like `ResizeFixed`) resizes to, if any"
+        "The size a draft-decoding transform resizes to, if any"
+        # such a transform (`draft = True`, like `ResizeFixed`) allows reduced-scale decoding
         return next((t.size for t in listify(self.tfms) if getattr(t, 'draft', False)), None)
     def get(self, fn):
         try:
@@ -111,7 +118,8 @@ class ImageList(ItemList):
                 if img.getexif().get(274) in (5, 6, 7, 8): size = tuple(size)[::-1]   # ...once upright (sideways)
                 img.draft(img.mode, size)
             img.load()
-            PIL.ImageOps.exif_transpose(img, in_place=True)   # a phone's photo upright, as it is shown (EXIF orientation)
+            # a phone's photo upright, as it is shown (EXIF orientation)
+            PIL.ImageOps.exif_transpose(img, in_place=True)
             return img
         except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError) as e:
             raise ImageReadError(f"could not read image {fn}: {e}. Remove or replace this file.") from e
@@ -120,19 +128,22 @@ class ImageList(ItemList):
 class Transform(): _order = 0
 
 def _as_8bit(item):
-    "A 16-bit (`I;16`, `I`) or float (`F`) PIL image as 8-bit greyscale, scaled from its full range; other images unchanged"
+    "A 16-bit or float PIL image as 8-bit greyscale; other images unchanged"
+    # modes `I;16`, `I` (16-bit) and `F` (float), scaled from their full range
     if not (item.mode.startswith('I') or item.mode == 'F'): return item
     top = 1. if item.mode == 'F' else 65535.
     a = np.asarray(item, dtype=np.float64)
     if not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= top):
-        raise ValueError(f"{getattr(item, 'filename', '') or 'an image'}: mode {item.mode} with values in [{a.min():g}, {a.max():g}]; "
-                         f"make_rgb converts this mode from [0, {top:g}] only. Rescale the file, or add a transform before make_rgb.")
+        raise ValueError(f"{getattr(item, 'filename', '') or 'an image'}: mode {item.mode} "
+                         f"with values in [{a.min():g}, {a.max():g}]; "
+                         f"make_rgb converts this mode from [0, {top:g}] only. "
+                         "Rescale the file, or add a transform before make_rgb.")
     return PIL.Image.fromarray(np.round(a * (255/top)).astype(np.uint8), 'L')
 
 def make_rgb(item):
-    "Convert a PIL image to 8-bit RGB (greyscale, 16-bit, float, CMYK, palette...); an RGB image is returned as it is, not copied"
+    "A PIL image (greyscale, 16-bit, float, CMYK, palette...) as 8-bit RGB"
     item = _as_8bit(item)
-    return item if item.mode == 'RGB' else item.convert('RGB')
+    return item if item.mode == 'RGB' else item.convert('RGB')   # an RGB image as it is, not copied
 
 class MakeRGB(Transform):
     "`make_rgb` as a `Transform`"
@@ -140,39 +151,44 @@ class MakeRGB(Transform):
 
 # %% ../nbs/08_data_block.ipynb #510c95d7
 def grandparent_splitter(fn, valid_name='valid', train_name='train'):
-    "True if `fn`'s grandparent folder is `valid_name`, False if it is `train_name`, else None"
+    "True if `fn`'s grandparent is `valid_name`, False if `train_name`"
     gp = Path(fn).parent.parent.name
     return True if gp == valid_name else False if gp == train_name else None
 
 def _split(items, f):
-    "The items `f` puts in training (False), in validation (True), and leaves out (None or anything else)"
+    "The items `f` puts in training, in validation, and leaves out"
+    # `f` returns False: training, True: validation, None: left out
     mask = [f(o) for o in items]
-    bad = next(((o, m) for o,m in zip(items, mask) if m is not None and not (m == False or m == True)), None)   # 0/1 count, as in the course
-    if bad: raise TypeError(f"the splitter returned {bad[1]!r} for {bad[0]}: it must return True (validation), False (training) "
-                            f"or None (leave the item out)")
+    # 0/1 count, as in the course
+    bad = next(((o, m) for o,m in zip(items, mask) if m is not None and not (m == False or m == True)), None)
+    if bad: raise TypeError(f"the splitter returned {bad[1]!r} for {bad[0]}: "
+                            "it must return True (validation), False (training) or None (leave the item out)")
     train = [o for o,m in zip(items, mask) if m is not None and m == False]
     valid = [o for o,m in zip(items, mask) if m is not None and m == True]
     out   = [o for o,m in zip(items, mask) if m is None or (m != False and m != True)]
     return train, valid, out
 
 def _split_report(f, n, train, valid, out):
-    "What `f` did with `n` items; for `grandparent_splitter`, the folders of the items it left out"
+    "A message on what `f` did with `n` items"
     name = nb_05._fn_name(f)
     msg = f"{name} put {len(train)} of {n} items in training, {len(valid)} in validation, and left out {len(out)}"
     if not out: return msg
     msg += f" (e.g. {out[0]})"
-    if name == 'grandparent_splitter':
+    if name == 'grandparent_splitter':   # the folders of the items it left out
         gps = {}
         for o in out: gps[Path(o).parent.parent.name] = gps.get(Path(o).parent.parent.name, 0) + 1
         counts = ', '.join(f"{k!r} ({v} file{'s' if v > 1 else ''})" for k,v in sorted(gps.items()))
-        msg += f". Their grandparent folders: {counts}; valid_name and train_name (default 'valid' and 'train') must name your folders"
+        msg += (f". Their grandparent folders: {counts}; "
+                "valid_name and train_name (default 'valid' and 'train') must name your folders")
         empty = 'valid' if not valid else 'train' if not train else None
         if empty: msg += f", e.g. partial(grandparent_splitter, {empty}_name={max(gps, key=gps.get)!r})"
-    if train and valid: msg += ". To leave files out without this warning, do not list them (e.g. `ImageList.from_files(path, include=[...])`)"
+    if train and valid: msg += (". To leave files out without this warning, do not list them "
+                                "(e.g. `ImageList.from_files(path, include=[...])`)")
     return msg
 
 def split_by_func(items, f):
-    "Split `items` into (train, valid) by `f` (False: train, True: valid, None: left out, with a warning)"
+    "Split `items` into (train, valid) by `f`"
+    # `f` returns False: train, True: valid, None: left out, with a warning
     train,valid,out = _split(items, f)
     if out: warnings.warn(_split_report(f, len(items), train, valid, out), stacklevel=2)
     return train, valid
@@ -186,7 +202,7 @@ class SplitData():
     def __setstate__(self, data): self.__dict__.update(data)   # pickling, despite __getattr__
     @classmethod
     def split_by_func(cls, il, f):
-        "Split `il` by `f`; an empty split is an error, items left out a warning"
+        "Split `il` by `f`; error on an empty split, warn on items left out"
         train,valid,out = _split(il.items, f)
         for name,split in (('training', train), ('validation', valid)):
             if not split: raise ValueError(f"the {name} split is empty: {_split_report(f, len(il), train, valid, out)}")
@@ -196,29 +212,35 @@ class SplitData():
 
 # %% ../nbs/08_data_block.ipynb #f2a12ec2
 class Processor():
-    "Processes a whole list of items at once (e.g. builds a vocabulary), before any transform"
+    "Processes a whole list of items at once, before any transform"
+    # e.g. builds a vocabulary
     def process(self, items): return items
 
 def _nfc(o):
-    "A str label in Unicode's NFC form: 'café' typed or stored as e + combining accent is the same label as with 'é'"
+    "A str label in Unicode's NFC form"
+    # 'café' typed or stored as e + combining accent is the same label as with 'é'
     return unicodedata.normalize('NFC', o) if isinstance(o, str) else o
 
 class CategoryProcessor(Processor):
-    "Map labels to indices, with a sorted vocabulary built from the first items processed (the training set)"
+    "Map labels to indices, with a sorted vocabulary"
     def __init__(self): self.vocab = None
     def __call__(self, items):
         items = [_nfc(o) for o in items]
-        if self.vocab is None:
-            if any(o is None for o in items): raise ValueError("a label is None: the labelling function returned None for some items")
+        if self.vocab is None:   # built from the first items processed (the training set)
+            if any(o is None for o in items):
+                raise ValueError("a label is None: the labelling function returned None for some items")
             types = sorted({type(o).__name__ for o in items})
-            if len(types) > 1: raise TypeError(f"labels of several types ({', '.join(types)}): make them one type, e.g. all str")
+            if len(types) > 1:
+                raise TypeError(f"labels of several types ({', '.join(types)}): make them one type, e.g. all str")
             self.vocab = uniqueify(items, sort=True)
             self.otoi = {v:k for k,v in enumerate(self.vocab)}
         return [self.proc1(o) for o in items]
     def proc1(self, item):
         try: return self.otoi[_nfc(item)]
-        except KeyError: raise ValueError(f"label {item!r} was not in the training set, whose vocabulary has {len(self.vocab)} "
-                                          f"labels ({', '.join(map(str, self.vocab[:5]))}...): every validation label must also appear in training") from None
+        except KeyError:
+            raise ValueError(f"label {item!r} was not in the training set, whose vocabulary has {len(self.vocab)} "
+                             f"labels ({', '.join(map(str, self.vocab[:5]))}...): "
+                             "every validation label must also appear in training") from None
     def deprocess(self, idxs): return [self.deproc1(i) for i in idxs]
     def deproc1(self, idx): return self.vocab[idx]
 
@@ -228,7 +250,7 @@ def parent_labeler(fn): return Path(fn).parent.name
 def _label_by_func(ds, f, cls=ItemList): return cls([f(o) for o in ds.items], path=ds.path)
 
 class LabeledData():
-    "Inputs `x` and targets `y`, each processed once by its processors; `x_obj`/`y_obj` decode them back"
+    "Inputs `x` and targets `y`, each processed once by its processors"
     def process(self, il, proc): return il.new(compose(il.items, proc))
     def __init__(self, x, y, proc_x=None, proc_y=None):
         self.x,self.y = self.process(x, proc_x),self.process(y, proc_y)
@@ -236,6 +258,7 @@ class LabeledData():
     def __repr__(self): return f'{type(self).__name__}\nx: {self.x}\ny: {self.y}\n'
     def __getitem__(self, idx): return self.x[idx],self.y[idx]
     def __len__(self): return len(self.x)
+    # `x_obj`/`y_obj` decode them back
     def x_obj(self, idx): return self.obj(self.x, idx, self.proc_x)
     def y_obj(self, idx): return self.obj(self.y, idx, self.proc_y)
     def obj(self, items, idx, procs):
@@ -248,24 +271,26 @@ class LabeledData():
         return cls(il, _label_by_func(il, f), proc_x=proc_x, proc_y=proc_y)
 
 def label_by_func(sd, f, proc_x=None, proc_y=None):
-    "Label both halves of `sd` with `f`; the processors learn from the training half"
+    "Label both halves of `sd` with `f`; processors fit the training half"
     train = LabeledData.label_by_func(sd.train, f, proc_x=proc_x, proc_y=proc_y)
     valid = LabeledData.label_by_func(sd.valid, f, proc_x=proc_x, proc_y=proc_y)
     return SplitData(train, valid)
 
 # %% ../nbs/08_data_block.ipynb #fda31a5a
 def _size_pair(sz, who=None):
-    "`sz` as a `(w, h)` pair of positive ints, from an int (a square), a one-item list or a pair; else a clear error"
+    "`sz` as a `(w, h)` pair of positive ints; else a clear error"
+    # from an int (a square), a one-item list or a pair
     seq = isinstance(sz, (list, tuple))
     pair = tuple(sz) if seq and len(sz) == 2 else (sz[0], sz[0]) if seq and len(sz) == 1 else (sz, sz)
     if not all(isinstance(o, (int, np.integer)) and not isinstance(o, bool) and o > 0 for o in pair):
-        raise ValueError(f"{who+': ' if who else ''}size {sz!r}: pass a positive int, or a (width, height) pair of them")
+        raise ValueError(f"{who+': ' if who else ''}size {sz!r}: "
+                         "pass a positive int, or a (width, height) pair of them")
     return pair
 
 class ResizeFixed(Transform):
-    "Resize a PIL image to `size` (an int for a square, or (w, h)) with bilinear filtering"
+    "Resize a PIL image to `size` with bilinear filtering"
     _order,draft = 10,True     # draft: JPEGs may be decoded at a reduced scale, never below `size`
-    def __init__(self, size): self.size = _size_pair(size, 'ResizeFixed')
+    def __init__(self, size): self.size = _size_pair(size, 'ResizeFixed')   # an int for a square, or (w, h)
     def __call__(self, item): return item.resize(self.size, PIL.Image.Resampling.BILINEAR)
 
 def to_byte_tensor(item):
@@ -284,9 +309,10 @@ to_float_tensor._order = 30
 
 # %% ../nbs/08_data_block.ipynb #1bb8bdb5
 def show_image(im, figsize=(3,3), ax=None, title=None, **kwargs):
-    "Show `im`, a (C,H,W) tensor or a PIL image, on `ax` or on a new figure of size `figsize`; `kwargs` go to `imshow`"
+    "Show `im`, a (C,H,W) tensor or a PIL image, on `ax` or a new figure"
     if ax is None: _,ax = plt.subplots(figsize=figsize)
-    if isinstance(im, torch.Tensor): im = im.detach().permute(1, 2, 0).cpu().squeeze(-1).numpy()   # matplotlib wants an array
+    # matplotlib wants an array
+    if isinstance(im, torch.Tensor): im = im.detach().permute(1, 2, 0).cpu().squeeze(-1).numpy()
     if getattr(im, 'ndim', 3) == 2: kwargs.setdefault('cmap', 'gray')
     ax.imshow(im, **kwargs); ax.axis('off')
     if title: ax.set_title(title, fontsize='small')
@@ -294,7 +320,7 @@ def show_image(im, figsize=(3,3), ax=None, title=None, **kwargs):
 
 # %% ../nbs/08_data_block.ipynb #d396a5da
 class DataBunch():
-    "Training and validation DataLoaders, with the number of input channels and of classes"
+    "Training and validation DataLoaders; `c_in` channels, `c_out` classes"
     def __init__(self, train_dl, valid_dl, c_in=None, c_out=None):
         self.train_dl,self.valid_dl,self.c_in,self.c_out = train_dl,valid_dl,c_in,c_out
     @property
@@ -305,13 +331,15 @@ class DataBunch():
     def c(self): return self.c_out
 
 def default_num_workers():
-    "Worker processes that work on this OS: up to 4 on Linux (started by fork), none elsewhere"
+    "Worker processes that work on this OS: up to 4 on Linux, else none"
+    # on Linux they are started by fork
     return min(4, os.cpu_count() or 1) if platform.system() == 'Linux' else 0
 
 def databunchify(sd, bs, c_in=None, c_out=None, num_workers=None, **kwargs):
     "A `DataBunch` from a labelled `SplitData`"
     for name,ds in (('training', sd.train), ('validation', sd.valid)):
-        if len(ds) == 0: raise ValueError(f"the {name} set is empty: a DataBunch needs both (validation runs after every epoch)")
+        if len(ds) == 0:
+            raise ValueError(f"the {name} set is empty: a DataBunch needs both (validation runs after every epoch)")
     if num_workers is None: num_workers = default_num_workers()
     if num_workers > 0 and platform.system() == 'Linux': kwargs.setdefault('multiprocessing_context', 'fork')
     return DataBunch(*get_dls(sd.train, sd.valid, bs, num_workers=num_workers, **kwargs), c_in=c_in, c_out=c_out)
@@ -320,13 +348,13 @@ SplitData.to_databunch = databunchify
 
 # %% ../nbs/08_data_block.ipynb #d3904627
 def show_batch(x, y=None, vocab=None, names=None, n=8, ncols=4, figsize=None):
-    "Show the first `n` images of batch `x`, titled with their labels (`vocab[y]`, mapped through `names` if given)"
+    "Show the first `n` images of batch `x`, titled with their labels"
     n = min(n, len(x)); nrows = math.ceil(n/ncols)
     _,axs = plt.subplots(nrows, ncols, figsize=figsize or (1.7*ncols, 1.8*nrows), squeeze=False)
     for i,ax in enumerate(axs.flat):
         if i >= n: ax.axis('off'); continue
         title = None
-        if y is not None:
+        if y is not None:   # the label `vocab[y]`, mapped through `names` if given
             title = vocab[int(y[i])] if vocab is not None else str(int(y[i]))
             if names: title = names.get(title, title)
         show_image(x[i], ax=ax, title=title)
@@ -334,7 +362,7 @@ def show_batch(x, y=None, vocab=None, names=None, n=8, ncols=4, figsize=None):
 
 # %% ../nbs/08_data_block.ipynb #b6c1ff24
 def take_per_class(items, n, label_func=parent_labeler, split_func=None):
-    "The first `n` items of each label (within each split, if `split_func` is given)"
+    "The first `n` items of each label (and split, if `split_func`)"
     counts,res = {},[]
     for o in items:
         k = (label_func(o), split_func(o) if split_func else None)
@@ -343,13 +371,14 @@ def take_per_class(items, n, label_func=parent_labeler, split_func=None):
 
 # %% ../nbs/08_data_block.ipynb #dc25c5c3
 def normalize_chan(x, mean, std):
-    "Normalize each channel of a (N,C,H,W) batch; `mean` and `std` have one value per channel"
+    "Normalize each channel of a (N,C,H,W) batch by `mean` and `std`"
     return (x-mean[...,None,None].to(x.device)) / std[...,None,None].to(x.device)
 
 class ChannelNorm():
-    "`normalize_chan` with fixed statistics, copied to each device once (not at every batch: on a GPU that copy waits)"
+    "`normalize_chan` with fixed statistics, copied to each device once"
     def __init__(self, mean, std): self.mean,self.std,self._on = mean,std,{}
     def __call__(self, x):
+        # not at every batch: on a GPU that copy waits
         if x.device not in self._on: self._on[x.device] = (self.mean.to(x.device), self.std.to(x.device))
         return normalize_chan(x, *self._on[x.device])
 
@@ -361,7 +390,8 @@ norm_imagenette = ChannelNorm(_m, _s)
 def prev_pow_2(x): return 2**math.floor(math.log2(x))
 
 def get_cnn_layers(data, nfs, layer, **kwargs):
-    "A 3-conv stem sized from `data.c_in`, then stride-2 `layer`s of widths `nfs`, pooled into `data.c_out` outputs"
+    "A 3-conv stem, stride-2 `layer`s of widths `nfs`, a pooled linear head"
+    # the stem is sized from `data.c_in`; the head has `data.c_out` outputs
     def f(ni, nf, stride=2): return layer(ni, nf, 3, stride=stride, **kwargs)
     l1 = data.c_in
     l2 = prev_pow_2(l1*3*3)
@@ -381,15 +411,18 @@ def get_learn_run(nfs, data, lr, layer, cbs=None, opt_func=None, **kwargs):
 
 # %% ../nbs/08_data_block.ipynb #f8d7073e
 def model_summary(run, learn, data, find_all=False):
-    "Print the output shape of each layer (or of every conv/linear layer if `find_all`) for one validation batch"
+    "Print each layer's output shape for one validation batch"
     xb,yb = get_batch(data.valid_dl, run)
-    xb = xb.to(next(learn.model.parameters()).device)          # before `fit`, the model may not be on the batch's device yet
+    # before `fit`, the model may not be on the batch's device yet
+    xb = xb.to(next(learn.model.parameters()).device)
+    # the top-level layers, or every conv/linear layer if `find_all`
     mods = find_modules(learn.model, is_lin_layer) if find_all else list(learn.model.children())
     def f(hook, mod, inp, out):
         kids = ', '.join(type(c).__name__ for c in mod.children())
         print(f"{type(mod).__name__}{f'({kids})' if kids else ''}".ljust(45), tuple(out.shape))
     was_training = learn.model.training
-    learn.model.eval()                                          # look, don't touch: BatchNorm's running statistics stay as they are
+    # look, don't touch: BatchNorm's running statistics stay as they are
+    learn.model.eval()
     try:
         with torch.no_grad(), Hooks(mods, f): learn.model(xb)
     finally: learn.model.train(was_training)

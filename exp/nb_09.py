@@ -13,7 +13,7 @@ from . import nb_05                      # the hyper-parameter range checks (nb_
 
 # %% ../nbs/09_optimizers.ipynb #1ae64954
 def maybe_update(os, dest, f):
-    "For each `o` in `os`, copy the items of `f(o)` into `dest`, keeping the keys `dest` already has"
+    "Add to `dest` the items of each `f(o)`, `o` in `os`, that it lacks"
     for o in os:
         for k,v in f(o).items():
             if k not in dest: dest[k] = v
@@ -21,7 +21,7 @@ def maybe_update(os, dest, f):
 def get_defaults(d): return getattr(d, '_defaults', {})
 
 class Optimizer():
-    "Parameter groups, one dict of hyper-parameters per group, and `steppers` that update each parameter in turn"
+    "Parameter groups, a hyper-parameter dict each, stepped by `steppers`"
     def __init__(self, params, steppers, **defaults):
         self.steppers = listify(steppers)
         maybe_update(self.steppers, defaults, get_defaults)
@@ -32,12 +32,13 @@ class Optimizer():
         if not hasattr(self, 'stats'): _check_needs(self.steppers, defaults)
 
     def grad_params(self):
-        "Each trainable parameter that has a gradient, with its group's hyper-parameters"
+        "`(p, hyper)` for each trainable parameter that has a gradient"
         return [(p,hyper) for pg,hyper in zip(self.param_groups, self.hypers)
                 for p in pg if p.grad is not None and p.requires_grad]
 
     def zero_grad(self, set_to_none=True):
-        "Drop the gradients, as torch.optim does, or zero them with `set_to_none=False`"
+        "Drop the gradients, or zero them if not `set_to_none`"
+        # dropping them is torch.optim's default too
         for p in (p for pg in self.param_groups for p in pg if p.grad is not None):
             if set_to_none: p.grad = None
             else: p.grad.detach_(); p.grad.zero_()
@@ -49,16 +50,17 @@ class Optimizer():
 # %% ../nbs/09_optimizers.ipynb #4add60c8
 @functools.lru_cache(maxsize=None)
 def _arg_names(f, skip, required=False):
-    "The names of `f`'s arguments after the first `skip` (only those without a default if `required`)"
+    "The names of `f`'s arguments after the first `skip`"
     ps = [p for p in inspect.signature(f).parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    return {p.name for p in ps[skip:] if not required or p.default is p.empty}
+    return {p.name for p in ps[skip:] if not required or p.default is p.empty}   # `required`: those with no default
 
 def _grad_steppers(fs):  return [f for f in fs if getattr(f, '_on_grad', False)]   # they change the gradient: first
 def _param_steppers(fs): return [f for f in fs if not getattr(f, '_on_grad', False)]
 
 _torch_names = dict(momentum='mom', weight_decay='wd', betas='mom and sqr_mom', beta1='mom', beta2='sqr_mom')
 def _check_hypers(hypers, steppers, stats):
-    "A clear error for a hyper-parameter that no stepper or stat takes, or that is out of its range"
+    "A clear error for an unknown or out-of-range hyper-parameter"
+    # unknown: no stepper or stat takes it
     takes = {'lr'}.union(*[_arg_names(f, 1) for f in steppers], *[_arg_names(s.update, 2) for s in stats])
     for k,v in hypers.items():
         if k not in takes:
@@ -68,7 +70,7 @@ def _check_hypers(hypers, steppers, stats):
         nb_05._check_hyper(k, v, 'the optimizer', below_one=k in nb_05._below_one(stats))
 
 def _check_needs(steppers, have):
-    "A clear error for a stepper argument that no hyper-parameter (or statistic) provides"
+    "A clear error for a stepper argument no hyper-parameter or stat gives"
     for f in steppers:
         missing = sorted(_arg_names(f, 1, required=True) - set(have))
         if missing: raise TypeError(f"stepper {f.__name__} needs {', '.join(missing)}, which nobody set: pass "
@@ -76,7 +78,8 @@ def _check_needs(steppers, have):
                                     f"{f.__name__} `_defaults`")
 
 def _param_groups(params):
-    "`params` as a list of lists of tensors: one group from an iterable of tensors, else one group per element"
+    "`params` as a list of lists of tensors, the parameter groups"
+    # an iterable of tensors is one group, anything else one group per element
     groups = list(params)
     if groups and isinstance(groups[0], torch.Tensor): groups = [groups]
     groups = [list(g) for g in groups]
@@ -120,7 +123,8 @@ sgd_opt = partial(Optimizer, steppers=[weight_decay, sgd_step])
 
 # %% ../nbs/09_optimizers.ipynb #7751302a
 class StatefulOptimizer(Optimizer):
-    "An `Optimizer` whose `stats` keep a state for each parameter (averages, counts) that the steppers read"
+    "An `Optimizer` whose `stats` keep per-parameter state for the steppers"
+    # the state: e.g. moving averages, step counts
     def __init__(self, params, steppers, stats=None, **defaults):
         self.stats = listify(stats)
         for s in self.stats:
@@ -146,20 +150,20 @@ class StatefulOptimizer(Optimizer):
             self.state[p] = state
 
 class Stat():
-    "A statistic kept for each parameter: `init_state(p)` is its first value, `update(p, state, **hypers)` the next"
+    "A statistic the optimizer keeps for each parameter"
     _defaults = {}
-    def init_state(self, p): raise NotImplementedError
-    def update(self, p, state, **kwargs): raise NotImplementedError
+    def init_state(self, p): raise NotImplementedError               # its first value
+    def update(self, p, state, **kwargs): raise NotImplementedError  # the next, from the hyper-parameters
 
 class AverageGrad(Stat):
-    "`grad_avg`, the moving average of the gradients: undampened (SGD's momentum) or dampened by 1-mom (Adam's)"
+    "`grad_avg`, the moving average of the gradients"
     _defaults = dict(mom=0.9)
     def __init__(self, dampening:bool=False): self.dampening = dampening
     @property
     def _below_one(self): return ('mom',) if self.dampening else ()
     def init_state(self, p): return {'grad_avg': torch.zeros_like(p.grad.data)}
     def update(self, p, state, mom, **kwargs):
-        state['mom_damp'] = 1-mom if self.dampening else 1.
+        state['mom_damp'] = 1-mom if self.dampening else 1.         # dampened: Adam's; undampened: SGD's momentum
         state['grad_avg'].mul_(mom).add_(p.grad.data, alpha=state['mom_damp'])
         return state
 
@@ -173,7 +177,7 @@ def lin_comb(v1, v2, beta): return beta*v1 + (1-beta)*v2
 
 # %% ../nbs/09_optimizers.ipynb #165c9a27
 class AverageSqrGrad(Stat):
-    "`sqr_avg`, the moving average of the squared gradients, dampened by 1-sqr_mom unless `dampening=False`"
+    "`sqr_avg`, the moving average of the squared gradients"
     _defaults = dict(sqr_mom=0.99)
     def __init__(self, dampening:bool=True): self.dampening = dampening
     @property
@@ -208,28 +212,29 @@ def adam_opt(xtra_step=None, **kwargs):
 
 # %% ../nbs/09_optimizers.ipynb #0050aa67
 def lamb_step(p, lr, mom, mom_damp, step, sqr_mom, sqr_damp, grad_avg, sqr_avg, eps, wd, **kwargs):
-    "Adam's step plus `wd·p`, scaled by the trust ratio ‖p‖/‖step‖ (at most 10) unless `p` is a bias or norm parameter"
+    "LAMB: Adam's step plus `wd·p`, scaled by the trust ratio ‖p‖/‖step‖"
     debias1 = debias(mom,     mom_damp, step)
     debias2 = debias(sqr_mom, sqr_damp, step)
     step = (grad_avg/debias1) / ((sqr_avg/debias2).sqrt()+eps) + wd*p.data
     if p.ndim < 2: q = 1.                                    # a bias, or a norm layer's scale or shift: no trust ratio
     else:
         r1,r2 = p.data.pow(2).mean().sqrt(),step.pow(2).mean().sqrt()
-        q = torch.where((r1 > 0) & (r2 > 0), (r1/r2).clamp(max=10.), 1.)
+        q = torch.where((r1 > 0) & (r2 > 0), (r1/r2).clamp(max=10.), 1.)   # at most 10; 1 where a norm is 0
     p.data.sub_(step * (lr*q))
     return p
 lamb_step._defaults = dict(eps=1e-6, wd=0.)
 
 # %% ../nbs/09_optimizers.ipynb #3fe03af7
 def _state_keys(stats, hyper):
-    "The names of the state `stats` keep for a parameter (found on a one-number stand-in)"
-    q = torch.zeros(1); q.grad = torch.zeros(1)
+    "The names of the state `stats` keep for a parameter"
+    q = torch.zeros(1); q.grad = torch.zeros(1)                    # found on a one-number stand-in
     st = {}; maybe_update(stats, st, lambda o: o.init_state(q))
     for s in stats: st = s.update(q, st, **hyper)
     return set(st)
 
 def _check_state_dict(opt, sd):
-    "A clear error for a saved state that is not for `opt`: another kind of optimizer, other groups, other state"
+    "A clear error for a saved state that is not for `opt`"
+    # from another kind of optimizer, with other groups, or with other state
     if not (isinstance(sd, dict) and 'hypers' in sd and 'state' in sd):
         what = ("torch.optim's" if isinstance(sd, dict) and 'param_groups' in sd else
                 f"not this kind of optimizer's (keys {list(sd)[:4]})" if isinstance(sd, dict) else
@@ -259,14 +264,15 @@ def _check_state_dict(opt, sd):
 
 @patch
 def state_dict(self:Optimizer):
-    "The hyper-parameters and the state of each parameter, named by its position (as torch.optim does), copied"
+    "A copy of the hyper-parameters and of each parameter's state"
     ps = [p for pg in self.param_groups for p in pg]
+    # each parameter's state under its position, as torch.optim does
     return {'hypers': copy.deepcopy(self.hypers), 'sizes': [len(g) for g in self.param_groups],
             'state': {i: copy.deepcopy(self.state[p]) for i,p in enumerate(ps) if p in self.state}}
 
 @patch
 def load_state_dict(self:Optimizer, sd):
-    "Put a state saved by `state_dict` into this optimizer, on its parameters' devices"
+    "Load a state saved by `state_dict`, on the parameters' devices"
     ps = [p for pg in self.param_groups for p in pg]
     _check_state_dict(self, sd)
     for i,st in sd['state'].items():

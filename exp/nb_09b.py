@@ -11,7 +11,7 @@ from . import nb_05                      # the Runner's loop helpers (nb_05._xy,
 def param_getter(m): return m.parameters()
 
 def _check_learner_args(loss_func, opt_func):
-    "Clear errors for a loss class instead of a loss, and for `adam_opt` not called"
+    "Clear errors for a loss class (not an instance), `adam_opt` not called"
     if isinstance(loss_func, type):
         raise TypeError(f"loss_func={loss_func.__name__} is a class: pass an instance, {loss_func.__name__}(), "
                         f"or a function such as F.cross_entropy")
@@ -25,7 +25,8 @@ def _is_torch_opt(f):
     return isinstance(f, type) and issubclass(f, torch.optim.Optimizer)
 
 def _make_opt(opt_func, groups, lr):
-    "`opt_func(groups, lr=lr)`, with clear errors for lists given to torch.optim and for what is not an optimizer"
+    "`opt_func(groups, lr=lr)`, with clear errors for what cannot work"
+    # lists of parameters given to a torch.optim optimizer; an `opt_func` that makes no optimizer
     if _is_torch_opt(opt_func):
         groups = list(groups)
         if groups and not isinstance(groups[0], (torch.Tensor, dict)):
@@ -40,7 +41,8 @@ def _make_opt(opt_func, groups, lr):
     return opt
 
 def _param_ids(groups):
-    "The ids of the parameters in `groups` (a splitter's or `opt.param_groups`): tensors, lists or torch.optim's dicts"
+    "The ids of the parameters in `groups`"
+    # a splitter's or `opt.param_groups`: tensors, lists, or torch.optim's dicts
     ids = set()
     for g in groups:
         g = g['params'] if isinstance(g, dict) else g
@@ -48,11 +50,11 @@ def _param_ids(groups):
     return ids
 
 def _print_log(o):
-    "Print a log line; a list (a row of a table) as its items separated by two spaces"
+    "Print a log line; a list (a table row) as items two spaces apart"
     print('  '.join(map(str, o)) if isinstance(o, (list, tuple)) else o)
 
-class Learner():
-    "Model, data, loss and optimizer in one object whose `fit` runs the training loop, calling the callbacks"
+class Learner():                        # the lesson's name, on purpose: nb_05's, now running the loop (no Runner)
+    "Model, data, loss and optimizer, with `fit` running the training loop"
     ALL_CBS = {'begin_fit', 'begin_epoch', 'begin_batch', 'after_pred', 'after_loss', 'after_backward', 'after_step',
                'after_cancel_batch', 'after_batch', 'after_cancel_epoch', 'begin_validate', 'after_epoch',
                'after_cancel_train', 'after_fit'}
@@ -101,14 +103,14 @@ class Learner():
         for i,b in enumerate(self.dl): self.one_batch(i, *nb_05._xy(b))
 
     def phase(self, event, dl):
-        "Send `event`, then run the batches of `dl` unless a callback returned True (CancelEpochException ends it)"
+        "Send `event`; run `dl`'s batches unless a callback returned True"
         self.dl = dl
         try:
             if not self(event): self.all_batches()
         except CancelEpochException: self('after_cancel_epoch')
 
     def fit(self, epochs, cbs=None, reset_opt=False):
-        "Train for `epochs`, with the callbacks `cbs` added for this fit only; make the optimizer if there is none"
+        "Train for `epochs`, with the callbacks `cbs` for this fit only"
         nb_05._check_epochs(epochs); nb_05._check_cbs(cbs)
         new = []
         for cb in listify(cbs):                # one already in learn.cbs (learn.recorder) runs once, and stays
@@ -138,7 +140,7 @@ class Learner():
             for k,cb in shadowed.items(): setattr(self, k, cb) # ...unless they hid a permanent one: that one is back
 
     def set_opt(self, reset=False):
-        "Make the optimizer if there is none, or if what it was made from changed since; a new `lr` goes to every group"
+        "Make the optimizer if none, or if what it came from has changed"
         nb_05._check_hyper('lr', self.lr, 'learn.lr')
         src = (self.model, self.opt_func, self.splitter)
         made = getattr(self, '_made', None)    # (opt, lr, what it came from, whether the Learner made it)
@@ -161,14 +163,14 @@ class Learner():
                     and _param_ids(self.splitter(self.model)) != _param_ids(self.opt.param_groups))
         if reset or self.opt is None or changed or replaced:
             self.opt = _make_opt(self.opt_func, self.splitter(self.model), self.lr)
-        elif new_lr:
+        elif new_lr:                                                # a new `lr` goes to every group
             for h in nb_05._hypers(self.opt): h['lr'] = self.lr
         self._made = (self.opt, self.lr, src, True)
 
     def end_fit(self, was_training, err=None):
-        "Every callback's `after_fit`, even if one fails; the model back in its mode; `err`, if any, is not hidden"
+        "Run every callback's `after_fit`, even if one fails"
         if err is not None: self.model.zero_grad(set_to_none=True)   # a failed batch's gradients: not for the next fit
-        nb_05._after_fit(self.cbs, self.model, was_training, err)
+        nb_05._after_fit(self.cbs, self.model, was_training, err)   # the model back in its mode; `err` not hidden
 
     def __call__(self, cb_name):
         if cb_name not in self.ALL_CBS:
@@ -179,7 +181,7 @@ class Learner():
 
 # %% ../nbs/09b_learner.ipynb #dc971c41
 def get_learner(nfs, data, lr, layer, loss_func=F.cross_entropy, cb_funcs=None, opt_func=sgd_opt, **kwargs):
-    "A Kaiming-initialized CNN of widths `nfs` built from `layer`, in a `Learner`"
+    "A `Learner` for a Kaiming-initialized CNN of `layer`s, widths `nfs`"
     model = get_cnn_model(data, nfs, layer, **kwargs)
     init_cnn(model)
     return Learner(model, data, loss_func, lr=lr, cb_funcs=cb_funcs, opt_func=opt_func)

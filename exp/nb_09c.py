@@ -11,11 +11,12 @@ from fastprogress.fastprogress import master_bar, progress_bar, format_time
 
 # %% ../nbs/09c_add_progress_bar.ipynb #e39f9b8e
 def _cells(stats):
-    "The table cells of `stats`' averages; '-' for a side that saw no batch (an empty valid_dl)"
+    "The table cells of `stats`' averages, or '-' if it saw no batch"
+    # no batch: e.g. an empty valid_dl
     return [f'{v:.6f}' for v in stats.avg_stats] if stats.count else ['-']*(1+len(stats.metrics))
 
 class AvgStatsCallback(nb_05.AvgStatsCallback):        # the lesson's name, on purpose: the course's 09c redefines it
-    "nb_05's running averages, logged as a header of names, then one table row per epoch with the epoch's time"
+    "nb_05's running averages, logged as a table with each epoch's time"
     def begin_fit(self):
         met_names = ['loss'] + [nb_05._fn_name(m) for m in self.train_stats.metrics]
         self.names = ['epoch'] + [f'train_{n}' for n in met_names] + [f'valid_{n}' for n in met_names] + ['time']
@@ -30,7 +31,7 @@ class AvgStatsCallback(nb_05.AvgStatsCallback):        # the lesson's name, on p
 
 # %% ../nbs/09c_add_progress_bar.ipynb #8c667dd1
 class ProgressCallback(nb_05.ProgressCallback):        # the lesson's name, on purpose: the course's 09c defines it
-    "nb_05's progress bars, with the learner's logger writing table rows into the master bar"
+    "nb_05's progress bars, with the table rows written in the master bar"
     def begin_fit(self):
         super().begin_fit()
         self.run.logger = partial(self.mbar.write, table=True)

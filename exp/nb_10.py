@@ -16,13 +16,13 @@ from torch import FloatTensor, LongTensor                      # names the cours
 make_rgb._order = 0
 
 # %% ../nbs/10_augmentation.ipynb #5ed27c9b
-def show_image(im, ax=None, figsize=(3,3), title=None, **kwargs):
-    "Show a (C,H,W) tensor or a PIL image on `ax` (course 10's order); a tuple second argument is 08's `figsize`"
-    if isinstance(ax, tuple): ax,figsize = None,ax
+def show_image(im, ax=None, figsize=(3,3), title=None, **kwargs):   # replaces 08's on purpose: course 10's args
+    "Show a (C,H,W) tensor or a PIL image on `ax`"
+    if isinstance(ax, tuple): ax,figsize = None,ax          # 08's order: a tuple second argument is the `figsize`
     return _show_image_08(im, figsize=figsize, ax=ax, title=title, **kwargs)
 
-def show_batch(x, c=4, r=None, figsize=None, y=None, vocab=None, names=None):
-    "Show the images of batch `x` (tensors or PIL images) in `c` columns and `r` rows (all of them by default)"
+def show_batch(x, c=4, r=None, figsize=None, y=None, vocab=None, names=None):   # replaces 08's on purpose: 10's args
+    "Show batch `x` (tensors or PIL images) in `c` columns and `r` rows"
     n = len(x) if r is None else min(len(x), c*r)
     return _show_batch_08(x, y, vocab=vocab, names=names, n=n, ncols=c, figsize=figsize)
 
@@ -40,7 +40,8 @@ class PilRandomFlip(PilTransform):
         return x.transpose(PIL.Image.Transpose.FLIP_LEFT_RIGHT) if torch.rand(1).item() < self.p else x
 
 class PilRandomDihedral(PilTransform):
-    "With probability `p`, one of the 8 symmetries of the square, drawn uniformly (the identity included)"
+    "With probability `p`, one of the 8 symmetries of the square"
+    # drawn uniformly, the identity included: p·7/8 of the time one of the other 7
     def __init__(self, p=0.75): self.p = _check_p(p, 'PilRandomDihedral')*7/8
     def __call__(self, x):
         if torch.rand(1).item() > self.p: return x
@@ -48,11 +49,12 @@ class PilRandomDihedral(PilTransform):
 
 # %% ../nbs/10_augmentation.ipynb #9e2003cd
 def process_sz(sz):
-    "A size as a `(w, h)` tuple of positive ints, from an int (a square), a one-item list, or a pair"
+    "A size as a `(w, h)` tuple of positive ints"
+    # from an int (a square), a one-item list, or a pair
     return nb_08._size_pair(sz)                                 # the rule ResizeFixed follows too
 
 def _check_pair(v, name, who, lo, hi=math.inf):
-    "`v` as a `(min, max)` pair with `lo < min <= max <= hi`, else a clear error naming `who` and `name`"
+    "`v` as a `(min, max)` with `lo < min <= max <= hi`, else an error"
     ok = (isinstance(v, (list, tuple)) and len(v) == 2
           and all(isinstance(o, numbers.Real) and math.isfinite(o) for o in v) and lo < v[0] <= v[1] <= hi)
     if not ok:
@@ -64,13 +66,13 @@ def _check_pair(v, name, who, lo, hi=math.inf):
 def default_crop_size(w, h): return [w,w] if w < h else [h,h]
 
 class GeneralCrop(PilTransform):
-    "Take the box `get_corners` gives (of size `crop_size`, default the largest square) and resize it to `size`"
+    "The box `get_corners` gives, of size `crop_size`, resized to `size`"
     def __init__(self, size, crop_size=None, resample=PIL.Image.Resampling.BILINEAR):
         self.resample,self.size = resample,process_sz(size)
         self.crop_size = None if crop_size is None else process_sz(crop_size)
-    def default_crop_size(self, w, h): return default_crop_size(w, h)
+    def default_crop_size(self, w, h): return default_crop_size(w, h)        # the largest square
     def _crop_size(self, x):
-        "The crop's size on image `x` (`crop_size`, else the default); a clear error if it does not fit in `x`"
+        "The crop's size on image `x`, or a clear error if it does not fit"
         csize = self.default_crop_size(*x.size) if self.crop_size is None else self.crop_size
         if csize[0] > x.size[0] or csize[1] > x.size[1]:
             raise ValueError(f"{type(self).__name__}: crop_size {tuple(csize)} is larger than the image {x.size}"
@@ -91,14 +93,16 @@ class CenterCrop(GeneralCrop):
     def get_corners(self, w, h, wc, hc): return ((w-wc)/2, (h-hc)/2, (w+wc)/2, (h+hc)/2)
 
 class RandomResizedCrop(GeneralCrop):
-    "A box of random area (a fraction `scale` of the image's) and aspect ratio (log-uniform in `ratio`), resized"
+    "A box of random area and aspect ratio, resized to `size`"
+    # its area: a fraction `scale` of the image's; its aspect ratio: log-uniform in `ratio`
     def __init__(self, size, scale=(0.08,1.0), ratio=(3./4., 4./3.), resample=PIL.Image.Resampling.BILINEAR):
         super().__init__(size, resample=resample)
         self.scale = _check_pair(scale, 'scale', 'RandomResizedCrop (fractions of the area)', 0, 1)
         self.ratio = _check_pair(ratio, 'ratio', 'RandomResizedCrop (width/height)', 0)
     def __call__(self, x): return x.resize(self.size, self.resample, box=self.get_corners(*x.size))
     def get_corners(self, w, h, wc=None, hc=None):
-        "torchvision's draws: ten tries at a box inside the image, each from the whole area; else the centre"
+        "A random box, drawn as torchvision does"
+        # ten tries at a box inside the image, each from the whole area; else the centre
         log_ratio = torch.log(torch.tensor(self.ratio))
         for attempt in range(10):
             area = w*h * torch.empty(1).uniform_(*self.scale).item()
@@ -116,7 +120,7 @@ class RandomResizedCrop(GeneralCrop):
 
 # %% ../nbs/10_augmentation.ipynb #5f0cb4a0
 def find_coeffs(orig_pts, targ_pts):
-    "The 8 coefficients of the perspective transform PIL's `PERSPECTIVE` needs to map `targ_pts` to `orig_pts`"
+    "PIL's 8 `PERSPECTIVE` coefficients mapping `targ_pts` to `orig_pts`"
     matrix = []
     for p1, p2 in zip(targ_pts, orig_pts):
         matrix.append([p1[0], p1[1], 1, 0, 0, 0, -p2[0]*p1[0], -p2[0]*p1[1]])
@@ -126,7 +130,8 @@ def find_coeffs(orig_pts, targ_pts):
     return torch.linalg.solve(A, B)[:, 0].tolist()
 
 def warp(img, size, src_coords, resample=PIL.Image.Resampling.BILINEAR):
-    "The quadrilateral `src_coords` (corners: top-left, bottom-left, bottom-right, top-right) warped to a `size` image"
+    "The quadrilateral `src_coords` of `img`, warped to a `size` image"
+    # its corners: top-left, bottom-left, bottom-right, top-right
     w,h = size
     targ_coords = ((0,0),(0,h),(w,h),(w,0))
     return img.transform(size, PIL.Image.Transform.PERSPECTIVE, find_coeffs(src_coords, targ_coords), resample=resample)
@@ -134,7 +139,7 @@ def warp(img, size, src_coords, resample=PIL.Image.Resampling.BILINEAR):
 def uniform(a, b): return a + (b-a) * torch.rand(1).item()
 
 class PilTiltRandomCrop(GeneralCrop):
-    "A random crop (`crop_size`, default the largest square) whose corners move by up to `magnitude` of it, warped"
+    "A random crop whose corners move by up to `magnitude` of it, warped"
     def __init__(self, size, crop_size=None, magnitude=0., resample=PIL.Image.Resampling.BILINEAR):
         if not magnitude >= 0:
             raise ValueError(f"PilTiltRandomCrop: magnitude={magnitude!r} must be >= 0 (a fraction of the crop)")
@@ -155,7 +160,8 @@ _AS = {'P': 'RGB', 'PA': 'RGBA', 'RGBa': 'RGBA', 'La': 'LA'}   # palette to colo
 _BYTES = ('L', 'LA', 'RGB', 'RGBA', 'RGBX', 'CMYK', 'YCbCr', 'LAB', 'HSV')
 
 def _float_range(x, a, top):
-    "`a` (a 16-bit `I` or float `F` image's values) divided by `top`, refused unless they are in [0, `top`]"
+    "`a / top`, refused unless `a` is in [0, `top`]"
+    # `a`: the values of a 16-bit `I` or a float `F` image
     if not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= top):
         raise ValueError(f"np_to_float: mode {x.mode} with values in [{a.min():g}, {a.max():g}]"
                          f"{' ('+x.filename+')' if getattr(x, 'filename', '') else ''}: "
@@ -164,7 +170,8 @@ def _float_range(x, a, top):
     return a / top
 
 def np_to_float(x):
-    "A PIL image as a (C,H,W) float tensor in [0, 1]: 8-bit /255, 16-bit /65535, '1' as 0/1, 'F' as is, palettes as RGB"
+    "A PIL image as a (C,H,W) float tensor in [0, 1]"
+    # 8-bit /255, 16-bit /65535, '1' as 0/1, 'F' as is, palettes as RGB
     if x.mode == 'P' and 'transparency' in x.info: x = x.convert('RGBA')
     elif x.mode in _AS: x = x.convert(_AS[x.mode])
     a = np.array(x)                                             # one byte copy: PIL's buffer is read-only
@@ -183,19 +190,20 @@ np_to_float._order = 30
 def _mat3(m): return torch.cat([m, torch.tensor([0., 0., 1.]).expand(len(m), 1, 3)], 1)
 
 def flip_matrix(flips):
-    "Affine matrices (n,2,3) that flip left-right where `flips` (n bools) is True"
+    "Affine matrices (n,2,3): a left-right flip where `flips` is True"
     m = torch.eye(2, 3).repeat(len(flips), 1, 1)
     m[:, 0, 0] = 1 - 2*flips.float()
     return m
 
 def rotation_matrix(degrees):
-    "Affine matrices (n,2,3) that rotate by `degrees` (counter-clockwise on the screen, as PIL's `rotate`)"
-    t = degrees * math.pi/180
+    "Affine matrices (n,2,3) that rotate by `degrees`"
+    t = degrees * math.pi/180                         # counter-clockwise on the screen, as PIL's `rotate`
     c,s,z = t.cos(),t.sin(),torch.zeros_like(t)
     return torch.stack([torch.stack([c, -s, z], 1), torch.stack([s, c, z], 1)], 1)
 
 def crop_matrix(sx, sy, tx, ty):
-    "Affine matrices (n,2,3) reading the box of relative size (sx, sy) centred at (tx, ty), in [-1, 1] coordinates"
+    "Affine matrices (n,2,3) reading a box of relative size (sx, sy)"
+    # centred at (tx, ty), in [-1, 1] coordinates
     z = torch.zeros_like(sx)
     return torch.stack([torch.stack([sx, z, tx], 1), torch.stack([z, sy, ty], 1)], 1)
 
@@ -226,23 +234,24 @@ def _check_batch(x):
                         f"(to_float_tensor)")
 
 def _check_mats(mats, n):
-    "A clear error unless the `mats` a user passed are `n` finite (2,3) matrices (details looked up only on failure)"
+    "A clear error unless `mats` are `n` finite (2,3) matrices"
     if not (isinstance(mats, torch.Tensor) and mats.shape == (n, 2, 3)):
         shape = tuple(getattr(mats, 'shape', ()))
         raise ValueError(f"affine_augment: mats has shape {shape}: it needs one (2,3) matrix per image, ({n}, 2, 3)")
-    if torch.isfinite(mats).all(): return
+    if torch.isfinite(mats).all(): return            # the details below are looked up only on failure
     bad = (~torch.isfinite(mats)).flatten(1).any(1).nonzero().flatten().tolist()
     raise ValueError(f"affine_augment: matrix {bad[0]} of mats has NaN or infinite values ({len(bad)} of {n} "
                      f"matrices): check how they were made")
 
 def _pixel_mats(mats, h, w):
-    "`mats` in grid_sample's [-1, 1] coordinates with a linear part that acts on pixels (a rotation stays one if h≠w)"
+    "`mats` corrected for the aspect ratio: a rotation stays one if h≠w"
+    # still in grid_sample's [-1, 1] coordinates, with a linear part that acts on pixels
     m = mats.clone()
     m[:, 0, 1] *= h/w; m[:, 1, 0] *= w/h             # D⁻¹·L·D with D = diag(w, h); the translation stays in [-1, 1]
     return m
 
 def affine_augment(x, size=None, mats=None, **kwargs):
-    "Batch `x` (n,c,h,w) warped by one matrix per image (`mats`, default `random_affine`) to `size`, in one grid_sample"
+    "Batch `x` (n,c,h,w) warped by one affine matrix per image, to `size`"
     _check_batch(x)
     n,c,h,w = x.shape
     size = (h, w) if size is None else tuple(reversed(process_sz(size)))
@@ -253,8 +262,8 @@ def affine_augment(x, size=None, mats=None, **kwargs):
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='reflection', align_corners=False)
 
 class BatchAugmentCallback(Callback):
-    "`affine_augment` on each training batch, on the batch's device (after `DeviceCallback`, before normalization)"
-    _order = 1
+    "`affine_augment` on each training batch, on the batch's device"
+    _order = 1                                        # after `DeviceCallback`, before normalization
     def __init__(self, size=None, **kwargs): self.size,self.kwargs = size,kwargs
     def begin_batch(self):
         if not self.in_train: return

@@ -11,16 +11,16 @@ from . import nb_05                      # a callable's name for messages (nb_05
 
 # %% ../nbs/10b_mixup_label_smoothing.ipynb #73c92667
 def _check_takes_reduction(f):
-    "A clear error unless the loss function `f` accepts a `reduction` argument"
+    "A clear error unless loss function `f` takes a `reduction` argument"
     try: ps = inspect.signature(f).parameters
     except (TypeError, ValueError): return                  # no signature to read: the call will say
     if 'reduction' in ps or any(p.kind == p.VAR_KEYWORD for p in ps.values()): return
-    raise TypeError(f"MixUp: loss_func {nb_05._fn_name(f)} has no `reduction` argument or attribute, and MixUp needs one loss "
-                    f"per item (reduction='none'): give it a `reduction='mean'` argument that it honours, "
+    raise TypeError(f"MixUp: loss_func {nb_05._fn_name(f)} has no `reduction` argument or attribute, and MixUp needs "
+                    f"one loss per item (reduction='none'): give it a `reduction='mean'` argument that it honours, "
                     f"or use e.g. F.cross_entropy")
 
 class NoneReduce():
-    "Inside `with`, `loss_func` with `reduction='none'` (one loss per item); its own reduction is back after"
+    "Inside `with`, `loss_func` with `reduction='none'`: one loss per item"
     def __init__(self, loss_func): self.loss_func,self.old_red = loss_func,None
     def __enter__(self):
         if hasattr(self.loss_func, 'reduction'):
@@ -39,7 +39,7 @@ def unsqueeze(input, dims):
     return input
 
 def reduce_loss(loss, reduction='mean'):
-    "The per-item losses `loss` averaged ('mean'), summed ('sum') or kept as they are ('none')"
+    "The per-item losses `loss` averaged, summed or kept, by `reduction`"
     if reduction == 'mean': return loss.mean()
     if reduction == 'sum':  return loss.sum()
     if reduction == 'none': return loss
@@ -63,7 +63,8 @@ def _check_per_item(loss, n):
                          f"MixUp needs one loss per item, shape ({n}, ...); does it honour its `reduction`?")
 
 class MixUp(Callback):
-    "In training, each input becomes λ·x + (1-λ)·(another input of the batch); its loss, the same mix of two losses"
+    "Training on mixes of two inputs, with the same mix of their losses"
+    # each input becomes λ·x + (1-λ)·(another input of the batch)
     _order = 90                                                # after the callbacks that move and normalise the batch
     def __init__(self, α:float=0.4):
         if isinstance(α, bool) or not isinstance(α, numbers.Real) or not 0 < α < math.inf:
@@ -110,7 +111,8 @@ def _check_targets(output, target):
                          f"{tuple(target.shape)}: it takes scores (N, C) and one class index per row, shape (N,){hint}")
 
 class LabelSmoothingCrossEntropy(nn.Module):
-    "Cross-entropy against smoothed targets: 1-ε+ε/c for the true class, ε/c for each of the c-1 others"
+    "Cross-entropy against targets smoothed by `ε`"
+    # 1-ε+ε/c for the true class, ε/c for each of the c-1 others
     def __init__(self, ε:float=0.1, reduction='mean'):
         super().__init__()
         _check_eps(ε)

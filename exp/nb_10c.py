@@ -22,13 +22,13 @@ def _check_dtype(dtype, where):
 bn_types = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 def bn_to_float(model):
-    "Put the BatchNorm layers of `model` (at any depth) back in float32; return `model`"
+    "`model` with its BatchNorm layers, at any depth, back in float32"
     if isinstance(model, bn_types): model.float()
     for child in model.children(): bn_to_float(child)
     return model
 
 def _own_to(m, dtype):
-    "Convert the floating-point parameters (and gradients) and buffers of `m` itself, not its children's, to `dtype`"
+    "Convert `m`'s own float parameters, gradients and buffers to `dtype`"
     for p in m.parameters(recurse=False):
         if p.is_floating_point():
             p.data = p.data.to(dtype)
@@ -37,20 +37,21 @@ def _own_to(m, dtype):
         if b.is_floating_point(): setattr(m, k, b.to(dtype))
 
 def model_to_half(model, dtype=torch.float16):
-    "`model` in half precision (`dtype`: float16 or bfloat16), in place, except its BatchNorm layers: float32, never rounded"
+    "`model` in half precision, in place, but for its BatchNorm layers"
     _check_dtype(dtype, 'model_to_half')
     for m in model.modules():
-        if not isinstance(m, bn_types): _own_to(m, dtype)
+        if not isinstance(m, bn_types): _own_to(m, dtype)   # BatchNorm: float32, never rounded to `dtype`
     return bn_to_float(model)
 
 # %% ../nbs/10c_fp16.ipynb #36a57343
 def _params(pg): return pg['params'] if isinstance(pg, dict) else pg    # torch.optim's groups are dicts
 
 def get_master(opt, flat_master=False):
-    "The trainable parameters of each of `opt`'s groups, and float32 copies of them (one vector per group if `flat_master`)"
+    "The trainable parameters of `opt`'s groups and their float32 copies"
     model_pgs = [[p for p in _params(pg) if p.requires_grad] for pg in opt.param_groups]
-    if flat_master:
-        master_pgs = [[nn.Parameter(parameters_to_vector([p.detach().float() for p in pg]))] if pg else [] for pg in model_pgs]
+    if flat_master:                                                         # one vector per group
+        master_pgs = [[nn.Parameter(parameters_to_vector([p.detach().float() for p in pg]))] if pg else []
+                      for pg in model_pgs]
     else: master_pgs = [[p.detach().clone().float().requires_grad_() for p in pg] for pg in model_pgs]
     return model_pgs, master_pgs
 
@@ -60,14 +61,14 @@ def convert_network(network, dtype):
     return model_to_half(network, dtype)
 
 def prep_param_lists(model, flat_master=False):
-    "apex's name: the trainable parameters of `model` and their float32 copies (one vector if `flat_master`)"
+    "apex's name: `model`'s trainable parameters and float32 copies"
     model_pgs,master_pgs = get_master(SimpleNamespace(param_groups=[list(model.parameters())]), flat_master)
     return model_pgs[0],master_pgs[0]
 
 # %% ../nbs/10c_fp16.ipynb #0673fdf4
 def model_grads_to_master_grads(model_params, master_params, flat_master=False):
-    "apex's name: copy the gradients of a list of parameters into their float32 copies (a missing one is 0 in a flat copy)"
-    if flat_master:
+    "apex's name: copy parameters' gradients into their float32 copies"
+    if flat_master:                                       # a missing gradient is 0 in the flat copy
         if model_params: master_params[0].grad = parameters_to_vector(
             [p.grad.float() if p.grad is not None else p.new_zeros(p.shape, dtype=torch.float32) for p in model_params])
         return
@@ -75,29 +76,31 @@ def model_grads_to_master_grads(model_params, master_params, flat_master=False):
         master.grad = None if model.grad is None else model.grad.detach().to(torch.float32, copy=True)
 
 def master_params_to_model_params(model_params, master_params, flat_master=False):
-    "apex's name: copy float32 copies into a list of parameters (rounded to their precision)"
-    if flat_master and model_params: master_params = torch.split(master_params[0].detach(), [p.numel() for p in model_params])
-    with torch.no_grad():
+    "apex's name: copy float32 copies back into the parameters"
+    if flat_master and model_params: master_params = torch.split(master_params[0].detach(),
+                                                                 [p.numel() for p in model_params])
+    with torch.no_grad():                                 # rounded to the parameters' precision
         for model,master in zip(model_params, master_params): model.copy_(master.view_as(model))
 
 # %% ../nbs/10c_fp16.ipynb #4b95c98b
 def to_master_grads(model_pgs, master_pgs, flat_master:bool=False)->None:
-    "Copy the model's gradients, group by group, into the float32 master copies"
+    "Copy the model's gradients into the float32 master copies"
     for model_ps,master_ps in zip(model_pgs, master_pgs): model_grads_to_master_grads(model_ps, master_ps, flat_master)
 
 def to_model_params(model_pgs, master_pgs, flat_master:bool=False)->None:
-    "Copy the float32 master copies, group by group, into the model's parameters"
-    for model_ps,master_ps in zip(model_pgs, master_pgs): master_params_to_model_params(model_ps, master_ps, flat_master)
+    "Copy the float32 master copies into the model's parameters"
+    for model_ps,master_ps in zip(model_pgs, master_pgs):
+        master_params_to_model_params(model_ps, master_ps, flat_master)
 
 # %% ../nbs/10c_fp16.ipynb #3c8105f6
 def test_overflow(x):
-    "Whether `x` holds an inf or a NaN: then its sum, taken in float32, is inf or NaN"
-    s = float(x.float().sum())
+    "Whether `x` holds an inf or a NaN"
+    s = float(x.float().sum())                       # then its sum, taken in float32, is inf or NaN
     return s == float('inf') or s == float('-inf') or s != s
 test_overflow.__test__ = False       # not a test, for pytest (its name is the course's)
 
 def grad_overflow(param_groups):
-    "Whether any gradient in `param_groups` (lists of parameters, or torch.optim's dicts) holds an inf or a NaN"
+    "Whether any gradient in `param_groups` holds an inf or a NaN"
     return any(test_overflow(p.grad) for pg in param_groups for p in _params(pg) if p.grad is not None)
 
 # %% ../nbs/10c_fp16.ipynb #22e5d547
@@ -106,52 +109,59 @@ def _check_mp_args(loss_scale, flat_master, dynamic, max_loss_scale, div_factor,
     def number(name, v, ok, what):
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or not ok(v):
             raise ValueError(f"MixedPrecision: {name}={v!r}: {what}")
-    number('loss_scale', loss_scale, lambda v: v > 0, "the loss is multiplied by it before backward: pass a number > 0, e.g. 512")
-    number('max_loss_scale', max_loss_scale, lambda v: v > 0, "the dynamic loss scale starts there: pass a number > 0, e.g. 2.**24")
-    number('div_factor', div_factor, lambda v: v > 1, "the loss scale is divided by it at an overflow: pass a number > 1, e.g. 2.")
+    number('loss_scale', loss_scale, lambda v: v > 0,
+           "the loss is multiplied by it before backward: pass a number > 0, e.g. 512")
+    number('max_loss_scale', max_loss_scale, lambda v: v > 0,
+           "the dynamic loss scale starts there: pass a number > 0, e.g. 2.**24")
+    number('div_factor', div_factor, lambda v: v > 1,
+           "the loss scale is divided by it at an overflow: pass a number > 1, e.g. 2.")
     if isinstance(scale_wait, bool) or not isinstance(scale_wait, numbers.Integral) or scale_wait < 1:
-        raise ValueError(f"MixedPrecision: scale_wait={scale_wait!r}: the steps without overflow before the scale grows: "
-                         f"pass an int >= 1, e.g. 500")
+        raise ValueError(f"MixedPrecision: scale_wait={scale_wait!r}: the steps without overflow before the scale "
+                         f"grows: pass an int >= 1, e.g. 500")
     for name,v in (('flat_master', flat_master), ('dynamic', dynamic)):
         if not isinstance(v, (bool, np.bool_)): raise TypeError(f"MixedPrecision: {name}={v!r}: pass True or False")
 
 def _check_opt_params(opt, model):
-    "A clear error when the optimizer steps tensors that are not the model's parameters (e.g. copies made by a conversion)"
+    "A clear error if `opt` steps tensors that are not `model`'s parameters"
+    # e.g. copies made by a conversion of the model after the optimizer was built
     mine = {id(p) for p in model.parameters()}
     stray = [p for pg in opt.param_groups for p in _params(pg) if id(p) not in mine]
     if stray:
-        raise ValueError(f"MixedPrecision: the optimizer steps {len(stray)} tensor(s) that are not the model's parameters "
-                         f"(the first: shape {tuple(stray[0].shape)}, {stray[0].dtype}). Was the model converted to half "
-                         f"precision (or copied) after the optimizer was built on its float32 parameters? Build the "
-                         f"optimizer from the model you train (or set learn.opt = None), and leave the model in float32: "
-                         f"MixedPrecision converts it")
+        raise ValueError(f"MixedPrecision: the optimizer steps {len(stray)} tensor(s) that are not the model's "
+                         f"parameters (the first: shape {tuple(stray[0].shape)}, {stray[0].dtype}). Was the model "
+                         f"converted to half precision (or copied) after the optimizer was built on its float32 "
+                         f"parameters? Build the optimizer from the model you train (or set learn.opt = None), and "
+                         f"leave the model in float32: MixedPrecision converts it")
 
 # %% ../nbs/10c_fp16.ipynb #20a77d48
 def _set_groups(opt, pgs):
-    "Make `opt` step the parameter lists `pgs`, one per group (exp's groups are lists, torch.optim's dicts)"
-    if opt.param_groups and isinstance(opt.param_groups[0], dict):
+    "Make `opt` step the parameter lists `pgs`, one per group"
+    if opt.param_groups and isinstance(opt.param_groups[0], dict):   # torch.optim's groups are dicts, exp's lists
         for g,ps in zip(opt.param_groups, pgs): g['params'] = ps
     else: opt.param_groups = pgs
 
 def _per_param(v, p): return isinstance(v, torch.Tensor) and v.shape == p.shape
 
 def _to_master_state(opt, model_ps, master_ps, flat):
-    "Move the optimizer's state of `model_ps` to their master copies (joined into one vector if `flat`), in float32"
+    "Move `opt`'s state of `model_ps` to their master copies, in float32"
     if not flat:
         for p,m in zip(model_ps, master_ps):
-            if p in opt.state: opt.state[m] = {k: v.float() if _per_param(v, p) else v for k,v in opt.state.pop(p).items()}
+            if p in opt.state: opt.state[m] = {k: v.float() if _per_param(v, p) else v
+                                               for k,v in opt.state.pop(p).items()}
         return
     has = [p in opt.state for p in model_ps]
     if not any(has): return
-    if not all(has): raise ValueError("MixedPrecision(flat_master=True): the optimizer has a state for only some parameters "
-                                      "of a group, which cannot be joined into one vector: use flat_master=False")
-    sts = [opt.state.pop(p) for p in model_ps]
-    opt.state[master_ps[0]] = {k: torch.cat([st[k].float().flatten() for st in sts]) if _per_param(v, model_ps[0]) else v
+    if not all(has):
+        raise ValueError("MixedPrecision(flat_master=True): the optimizer has a state for only some parameters "
+                         "of a group, which cannot be joined into one vector: use flat_master=False")
+    sts = [opt.state.pop(p) for p in model_ps]                  # `flat`: joined into one vector
+    opt.state[master_ps[0]] = {k: torch.cat([st[k].float().flatten() for st in sts])
+                                  if _per_param(v, model_ps[0]) else v
                                for k,v in sts[0].items()}
 
 # %% ../nbs/10c_fp16.ipynb #8e128bae
 def _to_model_state(opt, model_ps, master_ps, flat):
-    "Move the optimizer's state of the master copies back to the model's parameters (split if `flat`)"
+    "Move `opt`'s state of the master copies back to `model_ps`"
     if not flat:
         for p,m in zip(model_ps, master_ps):
             if m in opt.state: opt.state[p] = opt.state.pop(m)
@@ -166,7 +176,8 @@ def _to_model_state(opt, model_ps, master_ps, flat):
 
 # %% ../nbs/10c_fp16.ipynb #94d0ec8a
 class MixedPrecision(Callback):
-    "Train in half precision: float32 master weights for the step, a (dynamic) loss scale, BatchNorm and loss in float32"
+    "Train in half precision, with float32 master weights and a loss scale"
+    # float32 master weights for the step, a loss scale (dynamic by default), BatchNorm and the loss in float32
     _order = 99
     def __init__(self, loss_scale=512, flat_master=False, dynamic=True, max_loss_scale=2.**24, div_factor=2.,
                  scale_wait=500, dtype=torch.float16):
@@ -191,9 +202,10 @@ class MixedPrecision(Callback):
     def after_loss(self):
         if not self.in_train: return
         if not torch.isfinite(self.loss).all():
-            raise FloatingPointError(f"MixedPrecision: the loss is {float(self.loss.detach())} before any scaling: the activations "
-                                     f"overflowed in {self.dtype} (or the data holds NaNs), which no loss scale fixes. "
-                                     f"Lower the learning rate, normalize the inputs, or train this model in float32")
+            raise FloatingPointError(f"MixedPrecision: the loss is {float(self.loss.detach())} before any scaling: the "
+                                     f"activations overflowed in {self.dtype} (or the data holds NaNs), which no loss "
+                                     f"scale fixes. Lower the learning rate, normalize the inputs, or train this model "
+                                     f"in float32")
         self.loss_unscaled = self.loss
         self.run.loss = self.loss * self.loss_scale                 # the gradients, scaled, do not underflow
 
@@ -206,7 +218,8 @@ class MixedPrecision(Callback):
             return True
         to_master_grads(self.model_pgs, self.master_pgs, self.flat_master)
         for p in (p for pg in self.master_pgs for p in pg if p.grad is not None): p.grad.div_(self.loss_scale)
-        if self.dynamic:                                            # long enough without an overflow: try a higher scale
+        # long enough without an overflow: try a higher scale
+        if self.dynamic:
             self.count += 1
             if self.count == self.scale_wait:
                 self.count = 0
@@ -217,7 +230,7 @@ class MixedPrecision(Callback):
         to_model_params(self.model_pgs, self.master_pgs, self.flat_master)
 
     def after_fit(self):
-        "The model back in float32 holding the master weights; the optimizer back on the model's parameters"
+        "The model back in float32, with the master weights; `opt` back on it"
         if self.master_pgs is None: return
         self.model.float()
         to_model_params(self.model_pgs, self.master_pgs, self.flat_master)
@@ -228,23 +241,26 @@ class MixedPrecision(Callback):
 # %% ../nbs/10c_fp16.ipynb #5086a15f
 @patch
 def state_dict(self:MixedPrecision):
-    "The loss scale, the steps since the last overflow, and (during a fit) the float32 master copies"
+    "The loss scale, its step count, and (in a fit) the master copies"
     master = None if self.master_pgs is None else [[p.detach().clone() for p in pg] for pg in self.master_pgs]
     return {'loss_scale': self.loss_scale, 'count': self.count, 'master': master}
 
 @patch
 def load_state_dict(self:MixedPrecision, sd):
-    "Resume from `state_dict()`: master copies saved during a fit replace the model's weights at the next `begin_fit`"
+    "Resume the loss scale and master copies from `state_dict()`"
+    # master copies saved during a fit replace the model's weights at the next `begin_fit`
     if not isinstance(sd, dict) or set(sd) != {'loss_scale', 'count', 'master'}:
         raise ValueError(f"MixedPrecision.load_state_dict: expected the dict MixedPrecision.state_dict() returns "
-                         f"(loss_scale, count, master), got {sorted(sd) if isinstance(sd, dict) else type(sd).__name__}")
-    _check_mp_args(sd['loss_scale'], self.flat_master, self.dynamic, self.max_loss_scale, self.div_factor, self.scale_wait)
+                         f"(loss_scale, count, master), "
+                         f"got {sorted(sd) if isinstance(sd, dict) else type(sd).__name__}")
+    _check_mp_args(sd['loss_scale'], self.flat_master, self.dynamic, self.max_loss_scale, self.div_factor,
+                   self.scale_wait)
     self.loss_scale,self.count,self._saved = sd['loss_scale'],int(sd['count']),sd['master']
     if self._saved is not None and self.master_pgs is not None: self._load_master(self._saved)
 
 @patch
 def _load_master(self:MixedPrecision, saved):
-    "Copy saved master copies into ours and into the model, with a clear error if they are not this model's"
+    "Copy saved master copies into ours and into the model"
     shapes = lambda pgs: [[tuple(p.shape) for p in pg] for pg in pgs]
     if shapes(saved) != shapes(self.master_pgs):
         raise ValueError(f"MixedPrecision.load_state_dict: the saved master copies have shapes {shapes(saved)}, this "

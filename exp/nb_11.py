@@ -9,10 +9,11 @@ from .nb_10c import *
 
 # %% ../nbs/11_train_imagenette.ipynb #d944abfd
 def _check_channels(**kws):
-    "A clear error for a number of channels or classes that is not a positive integer"
+    "A clear error for a channel or class count that is not a positive int"
     for k,v in kws.items():
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{k}={v!r}: the number of {'input channels' if k == 'c_in' else 'classes'} must be a positive integer")
+            raise ValueError(f"{k}={v!r}: the number of {'input channels' if k == 'c_in' else 'classes'} "
+                             f"must be a positive integer")
 
 # %% ../nbs/11_train_imagenette.ipynb #fbb9c852
 def noop(x): return x
@@ -22,15 +23,16 @@ class Flatten(nn.Module):
     def forward(self, x): return x.flatten(1)
 
 def conv(ni, nf, ks=3, stride=1, bias=False):
-    "A `ks`x`ks` convolution with 'same' padding (no bias: a BatchNorm follows)"
-    return nn.Conv2d(ni, nf, kernel_size=ks, stride=stride, padding=ks//2, bias=bias)
+    "A `ks`x`ks` convolution with 'same' padding"
+    return nn.Conv2d(ni, nf, kernel_size=ks, stride=stride, padding=ks//2, bias=bias)   # no bias: a BatchNorm follows
 
 act_fn = nn.ReLU(inplace=True)
 
 # Redefines nb_06's init_cnn(m, uniform=False), as the course's nb_11 does: Kaiming normal for convs *and* linear
 # layers, with the gain of a plain ReLU. nb_06, 08 and 09b keep using their own.
 def init_cnn(m):
-    "Kaiming-normal init of every conv and linear weight in `m`; every bias zeroed (BatchNorm's weights left as they are)"
+    "Kaiming-normal init of `m`'s conv and linear weights; biases zeroed"
+    # every bias, BatchNorm's too; BatchNorm's weights are left as they are
     if getattr(m, 'bias', None) is not None: nn.init.constant_(m.bias, 0)
     if isinstance(m, (nn.Conv2d, nn.Linear)): nn.init.kaiming_normal_(m.weight)
     for l in m.children(): init_cnn(l)
@@ -47,7 +49,7 @@ def conv_layer(ni, nf, ks=3, stride=1, zero_bn=False, act=True):
 
 # %% ../nbs/11_train_imagenette.ipynb #7980c3d0
 class ResBlock(nn.Module):
-    "ResNet's block: two 3x3 convs (expansion 1) or a 1x1-3x3-1x1 bottleneck (expansion 4), plus the identity path"
+    "ResNet's block: convs (plain or bottleneck), plus the identity path"
     def __init__(self, expansion, ni, nh, stride=1):
         super().__init__()
         nf,ni = nh*expansion,ni*expansion
@@ -64,7 +66,8 @@ class ResBlock(nn.Module):
 
 # %% ../nbs/11_train_imagenette.ipynb #350d31c7
 class XResNet(nn.Sequential):
-    "ResNet with the bag of tricks: a stem of three 3x3 convs, avg-pool downsampling on the identity path, zero-BN"
+    "ResNet with the bag of tricks"
+    # a stem of three 3x3 convs, avg-pool downsampling on the identity path, zero-BN
     @classmethod
     def create(cls, expansion, layers, c_in=3, c_out=1000):
         _check_channels(c_in=c_in, c_out=c_out)
@@ -81,7 +84,8 @@ class XResNet(nn.Sequential):
 
     @staticmethod
     def _make_layer(expansion, ni, nf, n_blocks, stride):
-        return nn.Sequential(*[ResBlock(expansion, ni if i==0 else nf, nf, stride if i==0 else 1) for i in range(n_blocks)])
+        return nn.Sequential(*[ResBlock(expansion, ni if i==0 else nf, nf, stride if i==0 else 1)
+                               for i in range(n_blocks)])
 
 # %% ../nbs/11_train_imagenette.ipynb #c640c0dd
 def xresnet18 (**kwargs): return XResNet.create(1, [2, 2,  2, 2], **kwargs)
@@ -93,19 +97,19 @@ def xresnet152(**kwargs): return XResNet.create(4, [3, 8, 36, 3], **kwargs)
 # %% ../nbs/11_train_imagenette.ipynb #1054dfbf
 # Redefines nb_07a's get_batch(dl, run): this one takes a Learner, as the course's nb_11 does
 def get_batch(dl, learn):
-    "The first batch of `dl` as `learn`'s model would get it: on its device, through its callbacks' `begin_batch`"
+    "The first batch of `dl`, as `learn`'s model would get it"
     learn.xb,learn.yb = next(iter(dl))
     for cb in learn.cbs:
         if isinstance(cb, DeviceCallback): cb.begin_fit()           # the model goes where the batch will go
     in_train,learn.in_train = learn.in_train,False                   # augmentation, mixup, schedules: training only
-    try: learn('begin_batch')
+    try: learn('begin_batch')                                       # through the callbacks' `begin_batch`
     finally: learn.in_train = in_train
     return learn.xb,learn.yb
 
 # %% ../nbs/11_train_imagenette.ipynb #b56ddbe9
 # Redefines nb_08's model_summary(run, learn, data), as the course's nb_11 does: it takes a model (or a Learner)
 def model_summary(model, data, find_all=False, print_mod=False):
-    "Print the output shape of each layer of `model` (each conv/linear one if `find_all`) on one validation batch"
+    "Print the output shape of each layer of `model` on a validation batch"
     learn = model if isinstance(model, Learner) else None
     if learn is not None: model,(xb,_) = learn.model,get_batch(data.valid_dl, learn)
     else: xb = next(iter(data.valid_dl))[0].to(next(model.parameters()).device)
@@ -120,7 +124,7 @@ def model_summary(model, data, find_all=False, print_mod=False):
 
 # %% ../nbs/11_train_imagenette.ipynb #dc6bc353
 def create_phases(phases):
-    "The fractions of training of each phase in `phases`, plus the rest of it"
+    "`phases`, fractions of training, plus the rest as a last phase"
     phases = listify(phases)
     if any(p <= 0 for p in phases) or sum(phases) >= 1:
         raise ValueError(f"create_phases({phases}): each phase is a fraction of training > 0, and together less than 1")
@@ -129,8 +133,8 @@ def create_phases(phases):
 # %% ../nbs/11_train_imagenette.ipynb #473567d8
 def _check_cnn_args(arch, data, c_in, c_out, norm, mixup):
     "Clear errors for cnn_learner's arguments, before a model is made"
-    if isinstance(arch, nn.Module): raise TypeError(f"arch is a model ({type(arch).__name__}): pass the function that makes "
-                                                    f"one, e.g. xresnet18, not xresnet18()")
+    if isinstance(arch, nn.Module): raise TypeError(f"arch is a model ({type(arch).__name__}): pass the function "
+                                                    f"that makes one, e.g. xresnet18, not xresnet18()")
     if not callable(arch): raise TypeError(f"arch={arch!r} is not a function that makes a model (e.g. xresnet18)")
     for k,v in dict(c_in=c_in, c_out=c_out).items():
         if v is not None: _check_channels(**{k: v})
@@ -138,22 +142,24 @@ def _check_cnn_args(arch, data, c_in, c_out, norm, mixup):
         if k == 'c_in' and None not in (v, have) and v != have:
             raise ValueError(f"c_in={v} but the data has c_in={have} channels: pass c_in={have}, or leave it out")
     if norm is not None and not callable(norm):
-        raise TypeError(f"norm={norm!r} is not a function of a batch: pass e.g. norm=norm_imagenette (08), or leave it out")
+        raise TypeError(f"norm={norm!r} is not a function of a batch: pass e.g. norm=norm_imagenette (08), "
+                        f"or leave it out")
     if isinstance(mixup, bool) or not isinstance(mixup, (int, float)) or not mixup >= 0:
         raise ValueError(f"mixup={mixup!r}: MixUp's alpha is a number >= 0 (0: no MixUp; the course used 0.2 to 0.4)")
 
 def _first_last(model):
-    "The first layer with `in_channels` and the last with `out_features` in `model` (None where there is none)"
+    "`model`'s first layer with `in_channels`, last with `out_features`"
     mods = list(model.modules())
     return (next((m for m in mods if hasattr(m, 'in_channels')), None),
             next((m for m in reversed(mods) if hasattr(m, 'out_features')), None))
 
 class _CheckData(Callback):
-    "Before training: a clear error if the model's input channels or classes do not match the data's c_in and c_out"
+    "A clear error if the model's c_in or c_out is not the data's"
     _order = -20
     def begin_fit(self):
         first,last = _first_last(self.model)
-        for what,layer,attr,k in (('input channels', first, 'in_channels', 'c_in'), ('classes', last, 'out_features', 'c_out')):
+        for what,layer,attr,k in (('input channels', first, 'in_channels', 'c_in'),
+                                  ('classes', last, 'out_features', 'c_out')):
             n,have = getattr(layer, attr, None),getattr(self.data, k, None)
             if None not in (n, have) and n != have:
                 raise ValueError(f"the model takes {n} {what} ({k}={n}) but the data has {k}={have}: make the model "
@@ -163,8 +169,9 @@ class _CheckData(Callback):
 # %% ../nbs/11_train_imagenette.ipynb #d843d1ac
 def cnn_learner(arch, data, loss_func, opt_func, c_in=None, c_out=None, lr=1e-2, norm=None, progress=True, mixup=0,
                 xtra_cb=None, **kwargs):
-    "A Learner for `arch(c_in=..., c_out=...)` on `data` (its c_in and c_out by default), on the best device"
-    cuda = kwargs.pop('cuda', True)                                  # the course's flag: False leaves the model where it is
+    "A Learner for `arch(c_in=..., c_out=...)` on `data`"
+    # c_in and c_out: the data's by default; the course's flag `cuda`: False leaves the model where it is
+    cuda = kwargs.pop('cuda', True)
     _check_cnn_args(arch, data, c_in, c_out, norm, mixup)
     cbfs = [partial(AvgStatsCallback, accuracy)] + listify(xtra_cb)
     if progress: cbfs.append(ProgressCallback)

@@ -11,20 +11,21 @@ import numbers, tempfile
 
 # %% ../nbs/11a_transfer_learning.ipynb #8ca7d6ef
 def sched_1cycle(lrs, pct_start=0.3, mom_start=0.95, mom_mid=0.85, mom_end=0.95):
-    "One-cycle `ParamScheduler`s: each group's lr (one number in `lrs`: every group's) up then down, momentum opposite"
+    "One-cycle `ParamScheduler`s: lr up then down, momentum opposite"
     phases = create_phases(pct_start)
+    # one lr schedule per group; a single number in `lrs` is every group's
     sched_lr  = [combine_scheds(phases, cos_1cycle_anneal(lr/10., lr, lr/1e5)) for lr in listify(lrs)]
     sched_mom = combine_scheds(phases, cos_1cycle_anneal(mom_start, mom_mid, mom_end))
     return [ParamScheduler('lr', sched_lr), ParamScheduler('mom', sched_mom)]
 
 # %% ../nbs/11a_transfer_learning.ipynb #89c5c9da
 def save_weights(model, fn):
-    "Save `model`'s weights, its `state_dict()`, to file `fn` (its folder is made if needed)"
+    "Save `model`'s `state_dict()` to `fn`, making its folder if needed"
     fn = Path(fn); fn.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), fn)
 
 def load_weights(model, src):
-    "Load weights (a file `save_weights` wrote, or a state dict) into `model`; a mismatch names its first layer"
+    "Load a `save_weights` file, or a state dict, `src` into `model`"
     sd = torch.load(src, map_location='cpu') if isinstance(src, (str, os.PathLike)) else src
     own = model.state_dict()
     for k in dict.fromkeys([*own, *sd]):                          # the model's order first
@@ -38,7 +39,7 @@ def load_weights(model, src):
 
 # %% ../nbs/11a_transfer_learning.ipynb #1802d09e
 class AdaptiveConcatPool2d(nn.Module):
-    "Adaptive max pooling and adaptive average pooling to `sz`, concatenated along the channels"
+    "Adaptive max and average pooling to `sz`, concatenated on channels"
     def __init__(self, sz=1):
         super().__init__()
         self.output_size = sz
@@ -47,7 +48,8 @@ class AdaptiveConcatPool2d(nn.Module):
 
 # %% ../nbs/11a_transfer_learning.ipynb #d28fe882
 def adapt_model(learn, data):
-    "Replace `learn.model`'s head, from its adaptive pooling on, by concat pooling and a Linear for `data.c_out`"
+    "Replace `learn.model`'s head with one for `data`"
+    # the head: from the adaptive pooling on; the new one: concat pooling and a Linear for `data.c_out`
     m = learn.model
     if getattr(data, 'c_out', None) is None:
         raise ValueError("adapt_model: data.c_out is not set: the new head needs the number of classes "
@@ -69,9 +71,9 @@ def adapt_model(learn, data):
 
 # %% ../nbs/11a_transfer_learning.ipynb #bbb37d88
 def set_grad(m, b):
-    "Train (`b=True`) or freeze `m`'s own parameters, unless `m` is a norm or a Linear layer: use with `model.apply`"
+    "Train (`b=True`) or freeze `m`'s own parameters, for `model.apply`"
     if not isinstance(b, bool): raise TypeError(f"set_grad: b={b!r} must be True (train) or False (freeze)")
-    if isinstance(m, nn.Linear) or _is_norm(m): return
+    if isinstance(m, nn.Linear) or _is_norm(m): return        # norm and Linear layers: left as they are
     for p in m.parameters(recurse=False): p.requires_grad_(b)
 
 def apply_mod(m, f):
@@ -86,7 +88,7 @@ def _is_norm(m): return isinstance(m, _norms)
 
 # %% ../nbs/11a_transfer_learning.ipynb #d3aff97c
 def bn_splitter(m):
-    "Two parameter groups of `adapt_model`'s model: its body without norm layers; the body's norm layers and the head"
+    "Two parameter groups: the body without norms; its norms and the head"
     if not isinstance(m, nn.Sequential) or len(m) < 2:
         raise ValueError(f"bn_splitter: m must be nn.Sequential(body, *head), as adapt_model makes it; "
                          f"got a {type(m).__name__}")
@@ -98,7 +100,7 @@ def bn_splitter(m):
 cb_types = SimpleNamespace(**{o:o for o in sorted(Learner.ALL_CBS)})
 
 class DebugCallback(Callback):
-    "At event `cb_name`, call `f(learner)`, or stop in the debugger if there is no `f`"
+    "At event `cb_name`, call `f(learner)`, or else stop in the debugger"
     _order = 999
     def __init__(self, cb_name, f=None):
         if cb_name not in Learner.ALL_CBS:
@@ -112,11 +114,11 @@ class DebugCallback(Callback):
 
 # %% ../nbs/11a_transfer_learning.ipynb #65b3d905
 def random_splitter(fn, p_valid):
-    "True (validation) with probability `p_valid`, from Python's `random` (seed it for a fixed split)"
+    "True (validation) with probability `p_valid`"
     if isinstance(p_valid, bool) or not isinstance(p_valid, numbers.Real) or not 0 <= p_valid <= 1:
         raise ValueError(f"random_splitter: p_valid={p_valid!r} must be a number in [0, 1], the fraction of items "
                          f"for validation, e.g. partial(random_splitter, p_valid=0.1)")
-    return random.random() < p_valid
+    return random.random() < p_valid                     # Python's `random`: seed it for a fixed split
 
 # %% ../nbs/11a_transfer_learning.ipynb #6127ea66
 from exp.nb_00 import _public

@@ -33,7 +33,8 @@ else: import nbdev; nbdev.nbdev_export()'''
 INSTALL_CELL = '''# On Colab only: install this package (nothing happens anywhere else). Data downloads on first use.
 import sys, subprocess
 if 'google.colab' in sys.modules:
-    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '{req}'], check=True)'''
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q',
+                    '{req}'], check=True)'''
 
 def settings():
     cfg = ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini', encoding='utf-8'); cfg = cfg['DEFAULT']
