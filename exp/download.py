@@ -58,6 +58,7 @@ class URLs:
     IMAGENETTE_320 = S3+'imagenette2-320.tgz'
     IMAGEWOOF_160  = S3+'imagewoof2-160.tgz'
     IMAGEWOOF_320  = S3+'imagewoof2-320.tgz'
+    PETS           = S3+'oxford-iiit-pet.tgz'   # no checksum on record: its download warns that it is unverified
     SHA256 = {IMAGENETTE_160: '88daccb09b6fce93f45e6c09ddeb269cce705549e6bff322092a2a5a11489863',
               IMAGENETTE_320: '5020a9130cea0348272823cb12d2db7e981c6f2afa3dce71ccd5b8013005c55e',
               IMAGEWOOF_160:  '663c22f69c2802d85e2a67103c017e047096702ffddf9149a14011b7002539bf',

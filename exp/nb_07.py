@@ -59,7 +59,9 @@ def mean_var(x, dims):
     "Mean and (biased) variance of `x` over `dims`, kept as size-1 dims"
     if x.dtype in (torch.float16, torch.bfloat16): x = x.float()   # in float32 at least
     mean = x.mean(dims, keepdim=True)
-    return mean, ((x-mean)**2).mean(dims, keepdim=True)    # two passes: never E[x²]-E[x]², which cancels
+    d = x - mean                                       # two passes: never E[x²]-E[x]², which cancels
+    dm = d.mean(dims, keepdim=True).detach()           # 0 in exact arithmetic: the rounding error of `mean`
+    return mean + dm, (d*d).mean(dims, keepdim=True) - dm*dm
 
 # %% ../nbs/07_batchnorm.ipynb #11b780aa
 class BatchNorm(nn.Module):

@@ -101,6 +101,13 @@ def test_mnist_url_not_the_dead_one():
     url = star('nb_00')['MNIST_URL']
     assert isinstance(url, str) and url.startswith('http') and 'deeplearning.net' not in url
 
+def test_course_dataset_urls():
+    "The datasets lessons 11 and 12 download, by the course's names (`untar_data(URLs.PETS)` in its 11a)"
+    URLs = star('nb_11a')['URLs']
+    for name,archive in [('IMAGENETTE_160', 'imagenette2-160.tgz'), ('IMAGEWOOF_160', 'imagewoof2-160.tgz'),
+                         ('PETS', 'oxford-iiit-pet.tgz')]:
+        assert getattr(URLs, name) == 'https://s3.amazonaws.com/fast-ai-imageclas/' + archive
+
 def test_course_nb_05_helpers():
     ns = star('nb_08')
     pgs = ns['pg_dicts']([[nn.Parameter(torch.zeros(1))], [nn.Parameter(torch.ones(1))]])
