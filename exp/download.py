@@ -517,8 +517,8 @@ class _ArrayUnpickler(pickle.Unpickler):
     "An unpickler of NumPy arrays and plain containers only"
     _allowed = {('numpy.core.multiarray','_reconstruct'), ('numpy._core.multiarray','_reconstruct'),
                 ('numpy.core.multiarray','scalar'), ('numpy._core.multiarray','scalar'),
-                # protocol 2 stores bytes via _codecs.encode
-                ('numpy','ndarray'), ('numpy','dtype'), ('_codecs','encode')}
+                ('numpy','ndarray'), ('numpy','dtype'),
+                ('_codecs','encode')}                  # protocol 2 stores bytes via _codecs.encode
     def find_class(self, module, name):
         if (module,name) not in self._allowed:
             raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: only NumPy arrays are allowed")

@@ -482,12 +482,12 @@ def _bars():
 
 class ProgressCallback(Callback):
     "A fastprogress bar over epochs, with one over each epoch's batches"
-    _order = -1
+    _order,bars = -1,None
     # `bars`: (master_bar, progress_bar) to draw even into a log; else `_bars()`
     def __init__(self, bars=None): self.bars = bars
     def begin_fit(self):
-        mbar,self.pbar = self.bars or _bars()
-        self.mbar,self.start,self.old_logger = mbar(range(self.epochs)),time.time(),self.run.logger
+        self.new_mbar,self.new_pb = self.bars or _bars()
+        self.mbar,self.start,self.old_logger = self.new_mbar(range(self.epochs)),time.time(),self.run.logger
         self.run.logger = self.mbar.write            # the bar appears at its first update, in begin_epoch
     def begin_epoch(self):    self.set_pb()
     def begin_validate(self): self.set_pb()
@@ -499,7 +499,7 @@ class ProgressCallback(Callback):
         mbar.write(f'{self.n_epochs:.4g}/{self.epochs} epochs in {format_time(time.time()-self.start)}')
         mbar.on_iter_end()
     def set_pb(self):
-        self.pb = self.pbar(self.dl, parent=self.mbar, leave=False)
+        self.pb = self.new_pb(self.dl, parent=self.mbar, leave=False)
         self.pb.update(0)
         self.mbar.update(self.epoch)
 

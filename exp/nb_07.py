@@ -24,7 +24,8 @@ def _valid_acc(run):
     stats = getattr(getattr(run, 'avg_stats', None), 'valid_stats', None)
     if stats is None: raise ValueError("valid_acc: `run` has no AvgStatsCallback: "
                                        "add `partial(AvgStatsCallback, accuracy)` to its callbacks")
-    return float('nan') if _diverged(run) else stats.avg_stats[1]
+    acc = stats.avg_stats[1]                           # AvgStats says if no validation batch was seen
+    return float('nan') if _diverged(run) else acc
 
 def _fit_quiet(epochs, learn, run):
     "Fit without printing per-epoch stats; return `_valid_acc(run)`"

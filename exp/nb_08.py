@@ -151,7 +151,7 @@ class MakeRGB(Transform):
 
 # %% ../nbs/08_data_block.ipynb #510c95d7
 def grandparent_splitter(fn, valid_name='valid', train_name='train'):
-    "True if `fn`'s grandparent is `valid_name`, False if `train_name`"
+    "True if `fn`'s grandparent is `valid_name`, False if `train_name`, else None"
     gp = Path(fn).parent.parent.name
     return True if gp == valid_name else False if gp == train_name else None
 

@@ -241,7 +241,7 @@ class MixedPrecision(Callback):
 # %% ../nbs/10c_fp16.ipynb #5086a15f
 @patch
 def state_dict(self:MixedPrecision):
-    "The loss scale, its step count, and (in a fit) the master copies"
+    "The loss scale, the steps since it last changed, and (in a fit) the master copies"
     master = None if self.master_pgs is None else [[p.detach().clone() for p in pg] for pg in self.master_pgs]
     return {'loss_scale': self.loss_scale, 'count': self.count, 'master': master}
 

@@ -71,7 +71,7 @@ def adapt_model(learn, data):
 
 # %% ../nbs/11a_transfer_learning.ipynb #bbb37d88
 def set_grad(m, b):
-    "Train (`b=True`) or freeze `m`'s own parameters, for `model.apply`"
+    "Train (`b=True`) or freeze `m`'s own parameters, unless it is a norm or Linear layer"
     if not isinstance(b, bool): raise TypeError(f"set_grad: b={b!r} must be True (train) or False (freeze)")
     if isinstance(m, nn.Linear) or _is_norm(m): return        # norm and Linear layers: left as they are
     for p in m.parameters(recurse=False): p.requires_grad_(b)

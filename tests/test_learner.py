@@ -216,3 +216,23 @@ def test_progress_callback_plain_log(capsys):
     assert out[0].split() == ['epoch', 'train_loss', 'train_accuracy', 'valid_loss', 'valid_accuracy', 'time']
     assert len(out) == 4 and out[-1].startswith('2/2 epochs')
     assert learn.logger is not None and learn.logger.__name__ == '_print_log'
+
+def test_progress_callback_bars():
+    "bars= draws with the bars it is given, even into a pipe; a subclass that skips __init__ falls back to the default"
+    class Bar:
+        made = []
+        def __init__(self, *args, **kwargs): Bar.made.append(type(self).__name__)
+        def write(self, line, table=False): pass
+        def update(self, val): pass
+        def on_iter_end(self): pass
+    class Master(Bar): pass
+    class Progress(Bar): pass
+    learn = Learner(mlp(), tiny_data(), F.cross_entropy, lr=0.1,
+                    cb_funcs=[partial(ProgressCallback, bars=(Master, Progress))])
+    learn.fit(1)
+    assert Bar.made == ['Master', 'Progress', 'Progress']      # one master bar; one bar for training, one for validation
+    class NoInit(ProgressCallback):
+        def __init__(self): pass
+    learn = Learner(mlp(), tiny_data(), F.cross_entropy, lr=0.1, cb_funcs=[NoInit])
+    with contextlib.redirect_stdout(io.StringIO()) as out: learn.fit(1)
+    assert '1/1 epochs' in out.getvalue()

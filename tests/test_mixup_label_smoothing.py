@@ -225,7 +225,9 @@ def test_learner_half_precision():
     for dt in (torch.float16, torch.bfloat16):
         learn = small_learner(cbs=[Seen, partial(BatchTransformXCallback, lambda x: x.to(dt))])
         learn.model.to(dt)
-        with torch.backends.mkldnn.flags(enabled=dt != torch.bfloat16): learn.fit(1)
+        torch.backends.mkldnn.enabled = dt != torch.bfloat16
+        try: learn.fit(1)
+        finally: torch.backends.mkldnn.enabled = True
         assert all(xb.dtype == dt for _,xb in learn.seen.xbs)
         assert all(torch.isfinite(p).all() for p in learn.model.parameters())
 
