@@ -6,24 +6,13 @@ with torch.autocast (bfloat16), each against the same epoch in float32.
 `rows(repeats)` returns rows in bench/run.py's format: (name, ours seconds, reference seconds, target, ratio summary).
 Ratios < 1 mean mixed precision is faster than float32. PyTorch's CPU kernels are fast in bfloat16 where the CPU has
 AVX512-BF16/AMX (or at least AVX512), and slow in float16 on most CPUs: the float16 row says how slow."""
-import argparse, sys
+import sys
 from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 from exp.nb_10c import *
-from run import paired_ratios, ratio_summary, quiet, machine, run_alone, cnn_layers
-
-def _data(n_train, n_valid=1024, bs=512):
-    x_train,y_train,x_valid,y_valid = get_data()
-    x_train,x_valid = normalize_to(x_train[:n_train], x_valid[:n_valid])
-    return DataBunch(*get_dls(Dataset(x_train, y_train[:n_train]), Dataset(x_valid, y_valid[:n_valid]), bs), c_in=1, c_out=10)
-
-def _learner_epoch(data, cbs=()):
-    "One Learner epoch (training and validation) of the 07 CNN with SGD + momentum; `cbs` made anew for each epoch"
-    set_seed(0)
-    learn = Learner(nn.Sequential(Lambda(mnist_resize), *cnn_layers(data)), data, F.cross_entropy, lr=0.1,
-                    opt_func=partial(optim.SGD, momentum=0.9))
-    return quiet(lambda: learn.fit(1, cbs=[cb() for cb in cbs]))
+from run import paired_ratios, ratio_summary, run_alone, cnn_layers
+from run import mnist_subset as _data, learner_epoch as _learner_epoch
 
 def _plain_epoch(data, dtype=None):
     "One plain-loop epoch (training and validation), under torch.autocast(dtype) if `dtype`"

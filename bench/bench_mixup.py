@@ -6,25 +6,12 @@ against `F.cross_entropy(label_smoothing=0.1)`.
 
 `rows(repeats)` returns rows in bench/run.py's format: (name, ours seconds, reference seconds, target, ratio summary).
 Ratios > 1 mean the epoch with mixup (or our loss) is slower."""
-import argparse, sys
+import sys
 from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 from exp.nb_10b import *
-from run import paired_ratios, ratio_summary, quiet, machine, run_alone, cnn_layers
-
-def _data(n_train, n_valid=1024, bs=512):
-    x_train,y_train,x_valid,y_valid = get_data()
-    x_train,x_valid = normalize_to(x_train[:n_train], x_valid[:n_valid])
-    train,valid = Dataset(x_train, y_train[:n_train]),Dataset(x_valid, y_valid[:n_valid])
-    return DataBunch(*get_dls(train, valid, bs), c_in=1, c_out=10)
-
-def _learner_epoch(data, cbs=(), loss_func=F.cross_entropy):
-    "One Learner epoch (training and validation) of the 07 CNN with SGD + momentum; `cbs` made anew for each epoch"
-    set_seed(0)
-    learn = Learner(nn.Sequential(Lambda(mnist_resize), *cnn_layers(data)), data, loss_func, lr=0.1,
-                    opt_func=partial(optim.SGD, momentum=0.9))
-    return quiet(lambda: learn.fit(1, cbs=[cb() for cb in cbs]))
+from run import paired_ratios, ratio_summary, run_alone, mnist_subset as _data, learner_epoch as _learner_epoch
 
 def rows(repeats, n_train=10240):
     data = _data(n_train)

@@ -70,6 +70,20 @@ def cnn_layers(data):
     return [conv_layer(nfs[i], nfs[i+1], 5 if i==0 else 3) for i in range(len(nfs)-1)] + [
         nn.AdaptiveAvgPool2d(1), Lambda(flatten), nn.Linear(nfs[-1], data.c_out)]
 
+def mnist_subset(n_train, n_valid=1024, bs=512):
+    "The first `n_train` training and `n_valid` validation MNIST images, normalized, as a DataBunch"
+    x_train,y_train,x_valid,y_valid = get_data()
+    x_train,x_valid = normalize_to(x_train[:n_train], x_valid[:n_valid])
+    return DataBunch(*get_dls(Dataset(x_train, y_train[:n_train]), Dataset(x_valid, y_valid[:n_valid]), bs),
+                     c_in=1, c_out=10)
+
+def learner_epoch(data, cbs=(), loss_func=F.cross_entropy):
+    "One Learner epoch (training and validation) of the 07 CNN with SGD + momentum; `cbs` made anew for each epoch"
+    set_seed(0)
+    learn = Learner(nn.Sequential(Lambda(mnist_resize), *cnn_layers(data)), data, loss_func, lr=0.1,
+                    opt_func=partial(optim.SGD, momentum=0.9))
+    return quiet(lambda: learn.fit(1, cbs=[cb() for cb in cbs]))
+
 def plain_epoch(model, opt, data):
     "What Runner.fit with Recorder + AvgStatsCallback + the view transform does, written as a plain loop"
     lrs,losses = [],[]

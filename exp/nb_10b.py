@@ -27,7 +27,6 @@ class NoneReduce():
             self.old_red = self.loss_func.reduction
             self.loss_func.reduction = 'none'
             return self.loss_func
-        _check_takes_reduction(self.loss_func)
         return partial(self.loss_func, reduction='none')
     def __exit__(self, *exc):
         if self.old_red is not None: self.loss_func.reduction = self.old_red
@@ -46,10 +45,6 @@ def reduce_loss(loss, reduction='mean'):
     raise ValueError(f"reduction={reduction!r}: use 'mean', 'sum' or 'none'")
 
 # %% ../nbs/10b_mixup_label_smoothing.ipynb #1e508695
-def _per_item(λ, x):
-    "The one-per-item `λ` shaped to broadcast over the other axes of `x`"
-    return λ.view(-1, *[1]*(x.ndim-1))
-
 def _check_mixable(xb, yb):
     if not (isinstance(xb, torch.Tensor) and xb.is_floating_point()):
         raise TypeError(f"MixUp: the inputs xb are {getattr(xb, 'dtype', type(xb).__name__)}: it mixes float inputs "
@@ -72,7 +67,9 @@ class MixUp(Callback):
         self.α,self.old_loss_func = α,None
         self.distrib = Beta(tensor([float(α)]), tensor([float(α)]))
 
-    def begin_fit(self): self.old_loss_func,self.run.loss_func = self.run.loss_func,self.loss_func
+    def begin_fit(self):
+        if not hasattr(self.run.loss_func, 'reduction'): _check_takes_reduction(self.run.loss_func)   # once, not per batch
+        self.old_loss_func,self.run.loss_func = self.run.loss_func,self.loss_func
 
     def begin_batch(self):
         if not self.in_train: return                           # validation sees the real images
@@ -81,7 +78,7 @@ class MixUp(Callback):
         self.λ = torch.max(λ, 1-λ).to(self.xb.device)           # folded: the image in its own place weighs most
         shuffle = torch.randperm(len(self.yb)).to(self.xb.device)
         xb1,self.yb1 = self.xb[shuffle],self.yb[shuffle]
-        self.run.xb = lin_comb(self.xb, xb1, _per_item(self.λ, self.xb).to(self.xb.dtype))
+        self.run.xb = lin_comb(self.xb, xb1, unsqueeze(self.λ, range(1, self.xb.ndim)).to(self.xb.dtype))
 
     def after_fit(self):                                       # runs however the fit ends
         if self.old_loss_func is not None: self.run.loss_func,self.old_loss_func = self.old_loss_func,None
@@ -91,7 +88,7 @@ class MixUp(Callback):
         with NoneReduce(self.old_loss_func) as loss_func:
             loss1,loss2 = loss_func(pred, yb),loss_func(pred, self.yb1)
         _check_per_item(loss1, len(yb))
-        loss = lin_comb(loss1, loss2, _per_item(self.λ, loss1))
+        loss = lin_comb(loss1, loss2, unsqueeze(self.λ, range(1, loss1.ndim)))
         return reduce_loss(loss, getattr(self.old_loss_func, 'reduction', 'mean'))
 
 # %% ../nbs/10b_mixup_label_smoothing.ipynb #e5b6c410

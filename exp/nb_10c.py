@@ -95,15 +95,23 @@ def to_model_params(model_pgs, master_pgs, flat_master:bool=False)->None:
 # %% ../nbs/10c_fp16.ipynb #3c8105f6
 def test_overflow(x):
     "Whether `x` holds an inf or a NaN"
-    s = float(x.float().sum())                       # then its sum, taken in float32, is inf or NaN
-    return s == float('inf') or s == float('-inf') or s != s
+    return not math.isfinite(float(x.float().sum()))   # then its sum, taken in float32, is inf or NaN
 test_overflow.__test__ = False       # not a test, for pytest (its name is the course's)
 
 def grad_overflow(param_groups):
     "Whether any gradient in `param_groups` holds an inf or a NaN"
-    return any(test_overflow(p.grad) for pg in param_groups for p in _params(pg) if p.grad is not None)
+    sums = [p.grad.float().sum() for pg in param_groups for p in _params(pg) if p.grad is not None]
+    return bool(sums) and test_overflow(torch.stack(sums))     # one read from the device, not one per tensor
 
 # %% ../nbs/10c_fp16.ipynb #22e5d547
+def _check_loss(loss, dtype):
+    "A clear error for a training loss that is inf or NaN before any scaling"
+    if not torch.isfinite(loss).all():
+        raise FloatingPointError(f"MixedPrecision: the loss is {float(loss.detach())} before any scaling: the "
+                                 f"activations overflowed in {dtype} (or the data holds NaNs), which no loss "
+                                 f"scale fixes. Lower the learning rate, normalize the inputs, or train this model "
+                                 f"in float32")
+
 def _check_mp_args(loss_scale, flat_master, dynamic, max_loss_scale, div_factor, scale_wait):
     "Clear errors for MixedPrecision's arguments"
     def number(name, v, ok, what):
@@ -201,17 +209,13 @@ class MixedPrecision(Callback):
     def after_pred(self): self.run.pred = self.pred.float()       # the loss in float32
     def after_loss(self):
         if not self.in_train: return
-        if not torch.isfinite(self.loss).all():
-            raise FloatingPointError(f"MixedPrecision: the loss is {float(self.loss.detach())} before any scaling: the "
-                                     f"activations overflowed in {self.dtype} (or the data holds NaNs), which no loss "
-                                     f"scale fixes. Lower the learning rate, normalize the inputs, or train this model "
-                                     f"in float32")
         self.loss_unscaled = self.loss
         self.run.loss = self.loss * self.loss_scale                 # the gradients, scaled, do not underflow
 
     def after_backward(self):
         self.run.loss = self.loss_unscaled                          # what the other callbacks record
         if self.dynamic and grad_overflow(self.model_pgs):          # the scale was too high: lower it, skip this step
+            _check_loss(self.loss, self.dtype)                      # no scale fixes a loss that is inf or NaN
             self.loss_scale /= self.div_factor
             self.count = 0
             self.model.zero_grad()

@@ -97,14 +97,13 @@ def xresnet152(**kwargs): return XResNet.create(4, [3, 8, 36, 3], **kwargs)
 # %% ../nbs/11_train_imagenette.ipynb #1054dfbf
 # Redefines nb_07a's get_batch(dl, run): this one takes a Learner, as the course's nb_11 does
 def get_batch(dl, learn):
-    "The first batch of `dl`, as `learn`'s model would get it"
+    "The first batch of `dl`, through `learn`'s callbacks, on its model's device and in its dtype"
     learn.xb,learn.yb = next(iter(dl))
-    for cb in learn.cbs:
-        if isinstance(cb, DeviceCallback): cb.begin_fit()           # the model goes where the batch will go
     in_train,learn.in_train = learn.in_train,False                   # augmentation, mixup, schedules: training only
     try: learn('begin_batch')                                       # through the callbacks' `begin_batch`
     finally: learn.in_train = in_train
-    return learn.xb,learn.yb
+    p,xb = next(learn.model.parameters()),learn.xb                  # outside a fit the model may be elsewhere
+    return (xb.to(p.device, p.dtype) if xb.is_floating_point() else xb.to(p.device)),learn.yb
 
 # %% ../nbs/11_train_imagenette.ipynb #b56ddbe9
 # Redefines nb_08's model_summary(run, learn, data), as the course's nb_11 does: it takes a model (or a Learner)

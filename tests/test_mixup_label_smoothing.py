@@ -249,8 +249,7 @@ def test_mixup_bad_alpha(α):
 def test_mixup_loss_without_reduction():
     def my_loss(pred, targ): return F.cross_entropy(pred, targ)
     x,y,pred = batch()
-    run,_ = mix_batch(x, y, my_loss)
-    with pytest.raises(TypeError, match='my_loss.*reduction'): run.loss_func(pred, y)
+    with pytest.raises(TypeError, match='my_loss.*reduction'): mix_batch(x, y, my_loss)     # at begin_fit
     def ignores(pred, targ, reduction='mean'): return F.cross_entropy(pred, targ)   # takes it, does not honour it
     run,_ = mix_batch(x, y, ignores)
     with pytest.raises(ValueError, match='one loss per item'): run.loss_func(pred, y)

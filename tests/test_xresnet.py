@@ -178,3 +178,14 @@ def test_cnn_learner_mixup():
     learn.logger = lambda *a: None
     learn.fit(1)
     assert not any(isinstance(cb, MixUp) for cb in cnn_learner(xresnet18, tiny_data(), F.cross_entropy, OPT).cbs)
+
+def test_get_batch_with_mixed_precision(capsys):
+    "Outside a fit the model is float32: get_batch gives the batch in the model's dtype, whatever the callbacks cast"
+    from exp.nb_11 import MixedPrecision
+    data = tiny_data()
+    learn = cnn_learner(xresnet18, data, F.cross_entropy, OPT, progress=False,
+                        xtra_cb=partial(MixedPrecision, dtype=torch.bfloat16))
+    xb,_ = get_batch(data.valid_dl, learn)
+    assert xb.dtype == torch.float32
+    model_summary(learn, data)
+    assert capsys.readouterr().out.splitlines()[-1].split()[-2:] == ['(8,', '4)']

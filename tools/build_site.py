@@ -104,13 +104,18 @@ def lesson_table(pages, st):
     return ('<table class="exp-lessons"><thead><tr><th>notebook</th><th>title</th><th>video</th><th>open</th></tr>'
             '</thead><tbody>' + ''.join(rows) + '</tbody></table>')
 
+MARK = '.exp-site'
+
 def build(out):
     import warnings, nbformat
     warnings.filterwarnings('ignore', message='Cell is missing an id field')   # the cell added to the index
     from nbconvert import HTMLExporter
     st, out = settings(), Path(out)
-    if out.exists(): shutil.rmtree(out)
+    if out.exists() and any(out.iterdir()) and not (out/MARK).exists():
+        sys.exit(f"{out} is not empty and was not built by this script: pass an empty or new folder to --out")
+    if out.exists(): shutil.rmtree(out)                    # an earlier build of the site
     out.mkdir(parents=True)
+    (out/MARK).write_text('built by tools/build_site.py: the next build replaces this folder\n')
     if (NBS/'images').exists(): shutil.copytree(NBS/'images', out/'images')
     (out/'images').mkdir(exist_ok=True); (out/'images'/'colab-badge.svg').write_text(BADGE)
     exporter = HTMLExporter(template_name='site_template', extra_template_basedirs=[str(ROOT/'tools')],
